@@ -1,0 +1,61 @@
+#include "common.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace idforge::cli {
+
+void print_error(std::string_view message) {
+  std::fprintf(stderr, "idforge: %.*s\n", static_cast<int>(message.size()), message.data());
+}
+
+int fail(const Error& error) {
+  print_error(error.message());
+  return error.code() == Errc::invalid_argument ? kExitUsage : kExitFailure;
+}
+
+std::string layout_option_help() {
+  std::string names;
+  for (std::string_view name : Layout::preset_names()) names += std::string(names.empty() ? "" : ", ") += name;
+  return "Bit layout: a preset (" + names +
+         ") or a spec such as 'time:41-worker:10-seq:12/tick=1ms/epoch=2024-01-01' "
+         "(see 'idforge layout --help')";
+}
+
+Output::Output() : buffer_(1 << 17) {}
+Output::~Output() { flush(); }
+
+char* Output::reserve(std::size_t n) {
+  if (used_ + n > buffer_.size()) {
+    flush();
+    if (n > buffer_.size()) buffer_.resize(n);
+  }
+  return buffer_.data() + used_;
+}
+
+void Output::append(std::string_view text) {
+  char* at = reserve(text.size());
+  std::memcpy(at, text.data(), text.size());
+  commit(at + text.size());
+}
+
+bool Output::flush() {
+  std::size_t done = 0;
+  while (done < used_) {
+    const ssize_t n = ::write(STDOUT_FILENO, buffer_.data() + done, used_ - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      print_error(std::string("cannot write to standard output: ") + std::strerror(errno));
+      used_ = 0;
+      return false;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  used_ = 0;
+  return true;
+}
+
+}  // namespace idforge::cli

@@ -1,0 +1,68 @@
+// What the idforge subcommands share: exit codes, error lines, layout and node
+// options, buffered output.
+#ifndef IDFORGE_CLI_COMMON_H_
+#define IDFORGE_CLI_COMMON_H_
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "idforge/layout.h"
+#include "idforge/result.h"
+
+namespace idforge::cli {
+
+// Exit codes, documented in `idforge --help` and the README.
+enum ExitCode : int {
+  kExitOk = 0,       // Everything asked for was done.
+  kExitFailure = 1,  // A failure while working: node held, clock behind, I/O, overload.
+  kExitUsage = 2,    // Bad flags or bad input (a malformed ID, layout or count).
+};
+
+// A registered subcommand and the function that runs it after parsing.
+struct Command {
+  CLI::App* app;
+  std::function<int()> run;
+};
+
+Command add_gen(CLI::App& root);
+Command add_decode(CLI::App& root);
+Command add_layout(CLI::App& root);
+
+// Prints "idforge: <message>" on stderr.
+void print_error(std::string_view message);
+
+// Prints the error and returns the exit code its kind maps to.
+int fail(const Error& error);
+
+// The help text of --layout, shared by every subcommand that takes one.
+std::string layout_option_help();
+
+// Buffers standard output and writes it in large blocks.
+class Output {
+ public:
+  Output();
+  ~Output();
+  Output(const Output&) = delete;
+  Output& operator=(const Output&) = delete;
+
+  // Room for at least `n` more bytes; flushes first when needed.
+  char* reserve(std::size_t n);
+  // Marks `end` (inside the last reserve()) as the new end of the buffered data.
+  void commit(char* end) { used_ = static_cast<std::size_t>(end - buffer_.data()); }
+  void append(std::string_view text);
+  // Writes what is buffered. Returns false (after printing why) if stdout failed.
+  bool flush();
+
+ private:
+  std::vector<char> buffer_;
+  std::size_t used_ = 0;
+};
+
+}  // namespace idforge::cli
+
+#endif  // IDFORGE_CLI_COMMON_H_

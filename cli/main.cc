@@ -1,0 +1,40 @@
+// idforge: generate, decode and plan unique IDs.
+#include <cstdio>
+
+#include "common.h"
+
+#ifndef IDFORGE_VERSION
+#error "IDFORGE_VERSION must be defined by the build"
+#endif
+
+int main(int argc, char** argv) {
+  using namespace idforge::cli;
+  CLI::App app("idforge " IDFORGE_VERSION " - unique IDs for distributed systems", "idforge");
+  app.set_version_flag("--version", "idforge " IDFORGE_VERSION);
+  app.require_subcommand(1);
+  app.footer(
+      "Run 'idforge COMMAND --help' for a command's options.\n"
+      "Exit codes: 0 success; 1 failure while working (node held, clock behind, I/O,\n"
+      "overload); 2 bad flags or bad input.");
+  const Command commands[] = {add_gen(app), add_decode(app), add_layout(app)};
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string command = "idforge";
+    for (const Command& c : commands) {
+      if (c.app->parsed()) command += " " + c.app->get_name();
+    }
+    print_error(std::string(e.what()) + "; see '" + command + " --help'");
+    return kExitUsage;
+  }
+  for (const Command& c : commands) {
+    if (c.app->parsed()) return c.run();
+  }
+  return kExitUsage;
+}

@@ -1,0 +1,18 @@
+# `cmake --install` puts the public headers, the library and a CMake package in the
+# prefix, so consumers write find_package(idforge) and link idforge::idforge.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+install(TARGETS idforge EXPORT idforgeTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/idforge DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT idforgeTargets NAMESPACE idforge:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/idforge)
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/idforgeConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/idforgeConfig.cmake INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/idforge)
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/idforgeConfigVersion.cmake COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/idforgeConfig.cmake ${PROJECT_BINARY_DIR}/idforgeConfigVersion.cmake
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/idforge)
+if(IDFORGE_BUILD_CLI)
+  install(TARGETS idforge_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()

@@ -1,0 +1,55 @@
+// Renewer: keeps a generator's reservation ahead of its stamps from a background
+// thread, so that next() never waits for an fsync or a coordinator round trip.
+//
+// It calls Generator::renew() every `period` (Default: a quarter of the
+// generator's reserve_ahead_ms, passed by the caller) until destroyed. A failed
+// renewal is kept in last_error() and retried on the next period; next() itself
+// extends the reservation if it ever catches up, so a slow renewer costs latency,
+// never uniqueness.
+//
+// Thread safety: last_error() may be called from any thread.
+//
+// Example:
+//
+//   idforge::Renewer renewer(*generator, std::chrono::milliseconds(250));
+//   // … issue IDs; the renewer stops when it goes out of scope.
+#ifndef IDFORGE_RENEWER_H_
+#define IDFORGE_RENEWER_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "idforge/generator.h"
+
+namespace idforge {
+
+class Renewer {
+ public:
+  // REQUIRES: `generator` outlives the Renewer; period > 0.
+  Renewer(Generator& generator, std::chrono::milliseconds period);
+  ~Renewer();
+
+  Renewer(const Renewer&) = delete;
+  Renewer& operator=(const Renewer&) = delete;
+
+  // The most recent renewal failure, or nullopt if the last renewal succeeded.
+  std::optional<Error> last_error() const;
+
+ private:
+  void run();
+
+  Generator& generator_;
+  const std::chrono::milliseconds period_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;          // Guarded by mutex_.
+  std::optional<Error> last_error_;  // Guarded by mutex_.
+  std::thread thread_;
+};
+
+}  // namespace idforge
+
+#endif  // IDFORGE_RENEWER_H_

@@ -1,0 +1,278 @@
+#include "idforge/generator.h"
+
+#include <pthread.h>
+
+#include "core/text.h"
+#include "idforge/time_text.h"
+
+namespace idforge {
+namespace {
+
+using detail::cat;
+using detail::floor_div;
+
+constexpr std::int64_t kNsPerMs = 1'000'000;
+// The tick cache is re-validated at least this often, so a clock step shows quickly.
+constexpr std::int64_t kMaxCacheSpanNs = 1'000'000;
+// Margin before a tick boundary inside which the cache is not trusted.
+constexpr std::int64_t kCacheMarginNs = 2'000;
+// A reading this far behind the furthest one counts as a rollback.
+constexpr std::int64_t kRollbackThresholdNs = 1'000'000;
+
+std::atomic<std::uint64_t> g_fork_generation{0};
+
+void on_fork_child() { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
+
+void install_fork_handler() {
+  static const int installed = pthread_atfork(nullptr, nullptr, on_fork_child);
+  (void)installed;
+}
+
+std::string instant(std::int64_t unix_ms) {
+  if (unix_ms < kMinPrintableUnixMs || unix_ms > kMaxPrintableUnixMs) return cat(unix_ms, " ms");
+  return format_utc_ms(unix_ms);
+}
+
+}  // namespace
+
+std::uint64_t Generator::current_fork_generation() { return g_fork_generation.load(std::memory_order_relaxed); }
+
+Generator::Generator(const GeneratorOptions& options, Clock& clock, Reservation& reservation)
+    : layout_(options.layout),
+      clock_(clock),
+      reservation_(reservation),
+      node_(reservation.node()),
+      seq_bits_(layout_.sequence_field().bits),
+      seq_mask_(layout_.sequence_field().max_value()),
+      ts_shift_(layout_.timestamp_field().shift),
+      seq_shift_(layout_.sequence_field().shift),
+      node_bits_in_id_(layout_.node_bits_in_id(node_)),
+      lead_ticks_(options.max_lead_ms / layout_.tick_ms()),
+      max_wait_ns_(options.max_wait_ms * kNsPerMs),
+      reserve_ahead_ms_(options.reserve_ahead_ms),
+      fork_generation_(current_fork_generation()),
+      inherited_until_ms_(reservation.inherited_until_unix_ms()) {
+  // A successor starts after the predecessor's last reserved tick.
+  if (inherited_until_ms_) {
+    const std::int64_t start_tick = std::max<std::int64_t>(0, layout_.tick_at_unix_ms(*inherited_until_ms_) + 1);
+    initial_state_ = static_cast<std::uint64_t>(std::min(start_tick, layout_.max_tick() + 1)) << seq_bits_;
+  }
+  state_.store(initial_state_, std::memory_order_relaxed);
+}
+
+Result<std::unique_ptr<Generator>> Generator::create(const GeneratorOptions& options, Clock& clock,
+                                                     Reservation& reservation) {
+  auto out_of_range = [](std::string_view name, std::int64_t value, std::int64_t lo, std::int64_t hi) {
+    return Error(Errc::invalid_argument, cat(name, " = ", value, " is out of range; use ", lo, " to ", hi));
+  };
+  if (options.max_lead_ms < 0 || options.max_lead_ms > 86'400'000) {
+    return out_of_range("max_lead_ms", options.max_lead_ms, 0, 86'400'000);
+  }
+  if (options.max_wait_ms < 0 || options.max_wait_ms > 3'600'000) {
+    return out_of_range("max_wait_ms", options.max_wait_ms, 0, 3'600'000);
+  }
+  if (options.reserve_ahead_ms < 1 || options.reserve_ahead_ms > 86'400'000) {
+    return out_of_range("reserve_ahead_ms", options.reserve_ahead_ms, 1, 86'400'000);
+  }
+  const int node_bits = options.layout.node_bits();
+  if (node_bits < 64 && reservation.node() >> node_bits) {
+    return Error(Errc::invalid_argument, cat("node ", reservation.node(), " is outside layout ",
+                                             options.layout.name(), "'s ", (1ULL << node_bits), " nodes"));
+  }
+  install_fork_handler();
+  std::unique_ptr<Generator> generator(new Generator(options, clock, reservation));
+  {
+    std::lock_guard lock(generator->renew_mutex_);
+    const Reading now = generator->read_clock();
+    const std::int64_t first_tick = static_cast<std::int64_t>(generator->initial_state_ >> generator->seq_bits_);
+    Result<void> reserved = generator->extend_locked(std::clamp(now.tick, first_tick, options.layout.max_tick()));
+    if (!reserved) return reserved.error();
+  }
+  return generator;
+}
+
+Generator::~Generator() { (void)close(); }
+
+Result<void> Generator::next_batch(std::span<std::uint64_t> out) {
+  if (out.empty()) return {};
+  Result<std::uint64_t> first = take(out.size());
+  if (!first) return first.error();
+  // Fill one tick's run at a time: within a run only the sequence bits change.
+  std::uint64_t state = *first;
+  std::size_t i = 0;
+  while (i < out.size()) {
+    const std::uint64_t seq = state & seq_mask_;
+    const std::size_t run = static_cast<std::size_t>(std::min<std::uint64_t>(out.size() - i, seq_mask_ + 1 - seq));
+    const std::uint64_t base = ((state >> seq_bits_) << ts_shift_) | node_bits_in_id_;
+    for (std::size_t k = 0; k < run; ++k) out[i + k] = base | ((seq + k) << seq_shift_);
+    i += run;
+    state += run;
+  }
+  return {};
+}
+
+void Generator::account(std::uint64_t cur, std::uint64_t first, std::uint64_t end) {
+  if (first != cur) skipped_.fetch_add(first - cur, std::memory_order_relaxed);
+  const std::uint64_t crossed = (end >> seq_bits_) - (first >> seq_bits_);
+  if (crossed != 0) overflows_.fetch_add(crossed, std::memory_order_relaxed);
+}
+
+Generator::Reading Generator::read_clock() {
+  const std::uint64_t cycles = clock_.cycles();
+  const std::int64_t wall_ns = clock_.wall_ns();
+
+  // Rollback detection: count each episode of reading behind the furthest reading.
+  std::int64_t furthest = furthest_wall_ns_.load(std::memory_order_relaxed);
+  if (wall_ns > furthest) {
+    while (wall_ns > furthest && !furthest_wall_ns_.compare_exchange_weak(furthest, wall_ns)) {
+    }
+    regressed_.store(false, std::memory_order_relaxed);
+  } else if (wall_ns < furthest - kRollbackThresholdNs && !regressed_.exchange(true, std::memory_order_relaxed)) {
+    rollbacks_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  const std::int64_t wall_ms = floor_div(wall_ns, kNsPerMs);
+  const std::int64_t tick = layout_.tick_at_unix_ms(wall_ms);
+  const std::int64_t next_boundary_ns = layout_.unix_ms_of_tick(tick + 1) * kNsPerMs;
+  const std::int64_t span_ns = std::min(next_boundary_ns - wall_ns, kMaxCacheSpanNs) - kCacheMarginNs;
+  const std::uint64_t deadline = cycles + clock_.cycles_within_ns(span_ns);
+  if (!cache_refreshing_.exchange(true, std::memory_order_acquire)) {
+    cached_tick_.store(tick, std::memory_order_relaxed);
+    cache_deadline_.store(deadline, std::memory_order_release);
+    cache_refreshing_.store(false, std::memory_order_release);
+  }
+  return {tick, wall_ns};
+}
+
+Error Generator::refuse(Errc code, std::string message) {
+  refusals_.fetch_add(1, std::memory_order_relaxed);
+  return Error(code, std::move(message));
+}
+
+Result<std::uint64_t> Generator::take_slow(std::uint64_t n) {
+  const std::uint64_t per_call = (seq_mask_ + 1) * static_cast<std::uint64_t>(lead_ticks_ + 1);
+  if (n > per_call) {
+    return refuse(Errc::invalid_argument, cat("a batch of ", n, " IDs exceeds the ", per_call,
+                                              " that max_lead_ms allows in one call; ask for fewer"));
+  }
+  const std::int64_t give_up_boot_ns = clock_.boot_ns() + max_wait_ns_;
+  bool waited = false;
+  for (;;) {
+    if (fork_generation_ != current_fork_generation()) {
+      return refuse(Errc::lease_lost, "this process forked after the generator was created; create a new "
+                                      "generator with its own reservation in the child");
+    }
+    const Reading now = read_clock();
+    std::uint64_t cur = state_.load(std::memory_order_relaxed);
+    if (cur >= kClosed) return refuse(Errc::lease_lost, "the generator is closed and its node released");
+    const std::uint64_t floor = now.tick > 0 ? static_cast<std::uint64_t>(now.tick) << seq_bits_ : 0;
+    const std::uint64_t first = std::max(cur, floor);
+    const std::uint64_t end = first + n;
+    const std::int64_t last_tick = static_cast<std::int64_t>((end - 1) >> seq_bits_);
+
+    if (last_tick > layout_.max_tick()) {
+      return refuse(Errc::time_exhausted,
+                    cat("layout ", layout_.name(), " has no ticks left: its time ran out at ",
+                        instant(layout_.capacity().last_unix_ms), "; move to a layout with a later end"));
+    }
+    if (last_tick > limit_tick_.load(std::memory_order_acquire)) {
+      std::lock_guard lock(renew_mutex_);
+      if (closed_) continue;
+      if (Result<void> extended = extend_locked(last_tick); !extended) {
+        return refuse(extended.error().code(), extended.error().message());
+      }
+      continue;
+    }
+    if (last_tick > now.tick + lead_ticks_) {
+      const std::int64_t wake_ns = layout_.unix_ms_of_tick(last_tick - lead_ticks_) * kNsPerMs;
+      const std::int64_t wait_ns = wake_ns - now.wall_ns;
+      if (clock_.boot_ns() + wait_ns > give_up_boot_ns) {
+        const std::int64_t lead_ms = (last_tick - now.tick) * layout_.tick_ms();
+        const std::int64_t inherited_tick =
+            inherited_until_ms_ ? layout_.tick_at_unix_ms(*inherited_until_ms_) : -1;
+        const bool behind = regressed_.load(std::memory_order_relaxed) ||
+                            static_cast<std::int64_t>(first >> seq_bits_) <= inherited_tick + 1;
+        const std::string why = cat("the next stamp would run ", lead_ms, " ms ahead of the wall clock (",
+                                    instant(floor_div(now.wall_ns, kNsPerMs)), "); max_lead_ms allows ",
+                                    lead_ticks_ * layout_.tick_ms(), " and waiting would exceed max_wait_ms (",
+                                    max_wait_ns_ / kNsPerMs, ")");
+        if (behind) {
+          return refuse(Errc::clock_regressed,
+                        cat("the clock is behind stamps already issued or reserved for this node: ", why,
+                            "; wait for the clock to pass them, or raise max_lead_ms"));
+        }
+        return refuse(Errc::overloaded, cat("demand exceeds the layout's capacity: ", why, "; retry later"));
+      }
+      if (!waited) {
+        waited = true;
+        waits_.fetch_add(1, std::memory_order_relaxed);
+      }
+      clock_.sleep_for_ns(wait_ns);
+      continue;
+    }
+    if (state_.compare_exchange_strong(cur, end, std::memory_order_relaxed, std::memory_order_relaxed)) {
+      account(cur, first, end);
+      return first;
+    }
+  }
+}
+
+std::int64_t Generator::last_issued_tick() const {
+  const std::uint64_t state = closed_ ? closed_state_ : state_.load(std::memory_order_relaxed);
+  return state == initial_state_ ? -1 : static_cast<std::int64_t>((state - 1) >> seq_bits_);
+}
+
+Result<void> Generator::extend_locked(std::int64_t min_tick) {
+  const std::int64_t wall_ms = floor_div(clock_.wall_ns(), kNsPerMs);
+  std::int64_t until_ms = std::max(wall_ms, layout_.unix_ms_of_tick(min_tick)) + reserve_ahead_ms_;
+  until_ms = std::min(until_ms, layout_.capacity().last_unix_ms);
+  if (until_ms <= reserved_until_ms_ && limit_tick_.load(std::memory_order_relaxed) >= min_tick) return {};
+  if (Result<void> r = reservation_.extend(until_ms); !r) return r;
+  reserved_until_ms_ = until_ms;
+  limit_tick_.store(std::min(layout_.tick_at_unix_ms(until_ms), layout_.max_tick()), std::memory_order_release);
+  return {};
+}
+
+Result<void> Generator::renew() {
+  std::lock_guard lock(renew_mutex_);
+  if (closed_) return Error(Errc::lease_lost, "the generator is closed and its node released");
+  if (fork_generation_ != current_fork_generation()) {
+    return Error(Errc::lease_lost, "this process forked after the generator was created");
+  }
+  const std::int64_t now_tick = read_clock().tick;
+  const std::int64_t newest = std::max(now_tick, last_issued_tick());
+  const std::int64_t headroom_ms = reserved_until_ms_ - layout_.unix_ms_of_tick(newest);
+  if (headroom_ms >= reserve_ahead_ms_ / 2 || newest > layout_.max_tick()) return {};
+  return extend_locked(std::max<std::int64_t>(newest, 0));
+}
+
+Result<void> Generator::close() {
+  std::lock_guard lock(renew_mutex_);
+  if (closed_) return {};
+  closed_state_ = state_.exchange(kClosed, std::memory_order_relaxed);
+  closed_ = true;
+  if (fork_generation_ != current_fork_generation()) {
+    return Error(Errc::lease_lost, "closed in a forked child: the reservation belongs to the parent");
+  }
+  const std::int64_t last_tick = last_issued_tick();
+  std::int64_t final_ms = inherited_until_ms_.value_or(layout_.epoch_unix_ms() - 1);
+  if (last_tick >= 0) final_ms = std::max(final_ms, layout_.unix_ms_of_tick(last_tick));
+  return reservation_.release(final_ms);
+}
+
+GeneratorStats Generator::stats() {
+  const std::int64_t now_tick = read_clock().tick;
+  std::lock_guard lock(renew_mutex_);
+  const std::uint64_t state = closed_ ? closed_state_ : state_.load(std::memory_order_relaxed);
+  GeneratorStats s;
+  s.issued = state - initial_state_ - skipped_.load(std::memory_order_relaxed);
+  s.overflows = overflows_.load(std::memory_order_relaxed);
+  s.waits = waits_.load(std::memory_order_relaxed);
+  s.refusals = refusals_.load(std::memory_order_relaxed);
+  s.rollbacks = rollbacks_.load(std::memory_order_relaxed);
+  s.lead_ms = std::max<std::int64_t>(0, last_issued_tick() - now_tick) * layout_.tick_ms();
+  s.reserved_until_unix_ms = reserved_until_ms_;
+  return s;
+}
+
+}  // namespace idforge
