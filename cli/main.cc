@@ -1,5 +1,6 @@
 // idforge: generate, decode and plan unique IDs.
 #include <cstdio>
+#include <string>
 
 #include "common.h"
 
@@ -17,6 +18,16 @@ int main(int argc, char** argv) {
       "Exit codes: 0 success; 1 failure while working (node held, clock behind, I/O,\n"
       "overload); 2 bad flags or bad input.");
   const Command commands[] = {add_gen(app), add_decode(app), add_layout(app)};
+  const std::string first = argc > 1 ? argv[1] : "";
+  if (first.empty() || first[0] != '-') {
+    bool known = false;
+    for (const Command& c : commands) known |= c.app->get_name() == first;
+    if (!known) {
+      print_error(first.empty() ? "a command is required: gen, decode or layout; see 'idforge --help'"
+                                : "unknown command '" + first + "': use gen, decode or layout; see 'idforge --help'");
+      return kExitUsage;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,234 @@
+// Runs the built idforge binary as a user would and checks what it prints.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "idforge/file_reservation.h"
+#include "idforge/layout.h"
+
+#ifndef IDFORGE_CLI_PATH
+#error "IDFORGE_CLI_PATH must be defined by the build"
+#endif
+
+namespace idforge {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Ran {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "idforge-cli-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Runs `idforge args` with the test's own state directory; `input` is standard input.
+  Ran run(const std::string& args, const std::string& input = "", const std::string& tag = "run") const {
+    const fs::path in = dir_ / (tag + ".in"), out = dir_ / (tag + ".out"), err = dir_ / (tag + ".err");
+    std::ofstream(in) << input;
+    const std::string command = "IDFORGE_STATE_DIR='" + (dir_ / "state").string() + "' " IDFORGE_CLI_PATH " " +
+                                args + " <'" + in.string() + "' >'" + out.string() + "' 2>'" + err.string() + "'";
+    const int status = std::system(command.c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+  }
+
+  static void expect_one_error_line(const Ran& ran, int exit_code, const std::string& says) {
+    EXPECT_EQ(ran.exit_code, exit_code) << ran.err;
+    const std::vector<std::string> err = lines(ran.err);
+    ASSERT_EQ(err.size(), 1u) << ran.err;
+    EXPECT_TRUE(err[0].starts_with("idforge: ")) << err[0];
+    EXPECT_NE(err[0].find(says), std::string::npos) << err[0];
+  }
+
+  fs::path dir_;
+};
+
+std::vector<std::uint64_t> as_numbers(const std::string& text) {
+  std::vector<std::uint64_t> ids;
+  for (const std::string& line : lines(text)) ids.push_back(std::stoull(line));
+  return ids;
+}
+
+TEST_F(Cli, VersionAndHelpAnswerQuestions) {
+  const Ran version = run("--version");
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_TRUE(version.out.starts_with("idforge ")) << version.out;
+  const Ran help = run("--help");
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* word : {"gen", "decode", "layout", "Exit codes"}) EXPECT_NE(help.out.find(word), std::string::npos) << word;
+  const Ran gen_help = run("gen --help");
+  EXPECT_EQ(gen_help.exit_code, 0);
+  for (const char* word : {"--layout", "--count", "--encoding", "--state-dir", "IDFORGE_STATE_DIR", "--worker",
+                           "Exit codes"}) {
+    EXPECT_NE(gen_help.out.find(word), std::string::npos) << word;
+  }
+  EXPECT_EQ(run("decode --help").exit_code, 0);
+  EXPECT_EQ(run("layout --help").exit_code, 0);
+}
+
+TEST_F(Cli, GenPrintsIncreasingIdsOfTheNodeItHolds) {
+  const Ran ran = run("gen -n 1000 --datacenter 2 --worker 9");
+  ASSERT_EQ(ran.exit_code, 0) << ran.err;
+  const std::vector<std::uint64_t> ids = as_numbers(ran.out);
+  ASSERT_EQ(ids.size(), 1000u);
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end());
+  const Parts parts = Layout::twitter().decompose(ids.front());
+  EXPECT_EQ(parts.node[0], 2u);
+  EXPECT_EQ(parts.node[1], 9u);
+}
+
+TEST_F(Cli, GenEncodingsRoundTripThroughDecode) {
+  for (const char* encoding : {"hex", "base62", "base32", "base58"}) {
+    const Ran ran = run(std::string("gen -n 3 --layout discord --encoding ") + encoding);
+    ASSERT_EQ(ran.exit_code, 0) << ran.err;
+    const Ran decoded = run(std::string("decode --json --layout discord --encoding ") + encoding, ran.out);
+    ASSERT_EQ(decoded.exit_code, 0) << decoded.err;
+    const std::vector<std::string> objects = lines(decoded.out);
+    ASSERT_EQ(objects.size(), 3u);
+    for (std::size_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(nlohmann::json::parse(objects[i])[encoding], lines(ran.out)[i]);
+    }
+  }
+}
+
+TEST_F(Cli, DecodesDiscordsDocumentedExample) {
+  const Ran ran = run("decode --layout discord --json 175928847299117063");
+  ASSERT_EQ(ran.exit_code, 0) << ran.err;
+  const nlohmann::json j = nlohmann::json::parse(ran.out);
+  EXPECT_EQ(j["id"], "175928847299117063");
+  EXPECT_EQ(j["time"], "2016-04-30T11:18:25.796Z");
+  EXPECT_EQ(j["worker"], 1);
+  EXPECT_EQ(j["process"], 0);
+  EXPECT_EQ(j["increment"], 7);
+  EXPECT_EQ(j["future"], false);
+  const Ran table = run("decode --layout discord 175928847299117063");
+  EXPECT_NE(table.out.find("2016-04-30T11:18:25.796Z"), std::string::npos);
+  EXPECT_NE(table.out.find("INCREMENT"), std::string::npos);
+}
+
+TEST_F(Cli, DecodeReadsStandardInputAndFlagsTheFuture) {
+  const Layout twitter = Layout::twitter();
+  const std::uint64_t future = twitter.min_id_at(twitter.capacity().last_unix_ms).value();
+  const Ran ran = run("decode --json", "1010040286003654656\n" + std::to_string(future) + "\n");
+  ASSERT_EQ(ran.exit_code, 0) << ran.err;
+  const std::vector<std::string> objects = lines(ran.out);
+  ASSERT_EQ(objects.size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(objects[0])["future"], false);
+  EXPECT_EQ(nlohmann::json::parse(objects[1])["future"], true);
+  EXPECT_NE(run("decode " + std::to_string(future)).out.find("future"), std::string::npos);
+}
+
+TEST_F(Cli, BadInputGetsOneClearLineAndExitCodeTwo) {
+  expect_one_error_line(run("decode 12abc"), 2, "not a dec ID");
+  expect_one_error_line(run("decode 9223372036854775808"), 2, "above the largest ID");
+  expect_one_error_line(run("decode --encoding base64 1"), 2, "unknown encoding");
+  expect_one_error_line(run("gen --layout snowfake"), 2, "unknown layout");
+  expect_one_error_line(run("gen --layout 'time:41-seq:30'"), 2, "71 bits");
+  expect_one_error_line(run("gen -n 0"), 2, "--count");
+  expect_one_error_line(run("gen -n -5"), 2, "--count");
+  expect_one_error_line(run("gen -n 1e3"), 2, "--count");
+  expect_one_error_line(run("gen --worker 32"), 2, "0 to 31");
+  expect_one_error_line(run("gen --wrker 3"), 2, "--datacenter, --worker");
+  expect_one_error_line(run("gen --layout discord --datacenter 1"), 2, "--worker, --process");
+  expect_one_error_line(run("gen --node 1 --worker 1"), 2, "not both");
+  expect_one_error_line(run("frobnicate"), 2, "unknown command 'frobnicate'");
+  expect_one_error_line(run(""), 2, "a command is required");
+  expect_one_error_line(run("layout 'time:41-Worker:3-seq:12'"), 2, "field name");
+  const Ran mixed = run("decode 1010040286003654656 nope");
+  EXPECT_EQ(mixed.exit_code, 2);
+  EXPECT_NE(mixed.out.find("2018-06-22T06:02:24"), std::string::npos) << "the valid ID is still decoded";
+}
+
+TEST_F(Cli, AHeldNodeIsAClearFailure) {
+  auto held = FileReservation::acquire(dir_ / "state", Layout::twitter(), 37);
+  ASSERT_TRUE(held);
+  expect_one_error_line(run("gen --node 37"), 1, "held by process " + std::to_string(getpid()));
+  const Ran other = run("gen --node 38");
+  EXPECT_EQ(other.exit_code, 0) << other.err;
+}
+
+TEST_F(Cli, ConsecutiveRunsOnOneNodeNeverOverlap) {
+  std::uint64_t last = 0;
+  for (int i = 0; i < 5; ++i) {
+    const Ran ran = run("gen --node 3 -n 5000");
+    ASSERT_EQ(ran.exit_code, 0) << ran.err;
+    const std::vector<std::uint64_t> ids = as_numbers(ran.out);
+    ASSERT_EQ(ids.size(), 5000u);
+    EXPECT_GT(ids.front(), last);
+    last = ids.back();
+  }
+}
+
+TEST_F(Cli, FourConcurrentGeneratorsNeverPrintTheSameId) {
+  constexpr int kRuns = 4;
+  std::vector<Ran> results(kRuns);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kRuns; ++i) {
+    threads.emplace_back([&, i] { results[static_cast<std::size_t>(i)] = run("gen -n 200000", "", "gen" + std::to_string(i)); });
+  }
+  for (std::thread& t : threads) t.join();
+  std::set<std::uint64_t> all;
+  std::set<std::uint64_t> nodes;
+  std::size_t total = 0;
+  for (const Ran& ran : results) {
+    ASSERT_EQ(ran.exit_code, 0) << ran.err;
+    const std::vector<std::uint64_t> ids = as_numbers(ran.out);
+    ASSERT_EQ(ids.size(), 200000u);
+    EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+    nodes.insert(Layout::twitter().node_number(Layout::twitter().decompose(ids.front()).node));
+    all.insert(ids.begin(), ids.end());
+    total += ids.size();
+  }
+  EXPECT_EQ(all.size(), total) << "two processes printed the same ID";
+  EXPECT_EQ(nodes.size(), static_cast<std::size_t>(kRuns)) << "each run auto-picked its own node";
+}
+
+TEST_F(Cli, LayoutPlansCapacityAndWarnsAboutTheEndOfTime) {
+  const Ran twitter = run("layout twitter --json");
+  ASSERT_EQ(twitter.exit_code, 0) << twitter.err;
+  const nlohmann::json j = nlohmann::json::parse(twitter.out);
+  EXPECT_EQ(j["ids_per_second_per_node"], 4096000.0);
+  EXPECT_EQ(j["nodes"], 1024);
+  EXPECT_EQ(j["last_time"], "2080-07-10T17:30:30.208Z");
+  EXPECT_TRUE(j["warning"].is_null());
+  const Ran baidu = run("layout baidu");
+  EXPECT_EQ(baidu.exit_code, 0);
+  EXPECT_NE(baidu.out.find("WARNING: layout baidu ran out of time on 2024-11-20"), std::string::npos) << baidu.out;
+  const Ran all = run("layout");
+  for (std::string_view name : Layout::preset_names()) EXPECT_NE(all.out.find(name), std::string::npos) << name;
+  const Ran js = run("layout js53");
+  EXPECT_NE(js.out.find("every ID stays below 2^53"), std::string::npos) << js.out;
+}
+
+}  // namespace
+}  // namespace idforge

@@ -1,0 +1,290 @@
+#include "idforge/generator.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <vector>
+
+namespace idforge {
+namespace {
+
+constexpr std::int64_t kStartMs = 1767225600000;  // 2026-01-01T00:00:00Z
+constexpr std::int64_t kNsPerMs = 1'000'000;
+
+struct Rig {
+  explicit Rig(GeneratorOptions options = {}, std::optional<std::int64_t> inherited = std::nullopt,
+               std::int64_t start_ms = kStartMs)
+      : clock(start_ms * kNsPerMs),
+        reservation(options.layout.node_bits() > 0 ? 5 : 0, inherited),
+        layout(options.layout) {
+    auto made = Generator::create(options, clock, reservation);
+    EXPECT_TRUE(made) << (made ? "" : made.error().message());
+    if (made) generator = std::move(*made);
+  }
+  std::uint64_t next() {
+    Result<std::uint64_t> id = generator->next();
+    EXPECT_TRUE(id) << (id ? "" : id.error().message());
+    return id ? *id : 0;
+  }
+  Parts parts(std::uint64_t id) const { return layout.decompose(id); }
+  std::int64_t now_tick() { return layout.tick_at_unix_ms(clock.wall_ns() / kNsPerMs); }
+
+  ManualClock clock;
+  MemoryReservation reservation;
+  Layout layout;
+  std::unique_ptr<Generator> generator;
+};
+
+GeneratorOptions with(std::int64_t max_lead_ms, std::int64_t max_wait_ms, Layout layout = Layout::twitter()) {
+  GeneratorOptions options;
+  options.layout = layout;
+  options.max_lead_ms = max_lead_ms;
+  options.max_wait_ms = max_wait_ms;
+  return options;
+}
+
+TEST(Generator, StampsTheClocksTickAndRestartsTheSequenceEachTick) {
+  Rig rig;
+  const std::uint64_t a = rig.next();
+  const std::uint64_t b = rig.next();
+  EXPECT_EQ(rig.parts(a).tick, rig.now_tick());
+  EXPECT_EQ(rig.parts(a).sequence, 0u);
+  EXPECT_EQ(rig.parts(b).sequence, 1u);
+  EXPECT_EQ(rig.layout.node_number(rig.parts(a).node), 5u);  // The rig holds node 5.
+  rig.clock.advance_ms(1);
+  const std::uint64_t c = rig.next();
+  EXPECT_EQ(rig.parts(c).tick, rig.parts(a).tick + 1);
+  EXPECT_EQ(rig.parts(c).sequence, 0u);
+  EXPECT_GT(c, b);
+  rig.clock.advance_ms(250);
+  EXPECT_EQ(rig.parts(rig.next()).tick, rig.now_tick());
+}
+
+TEST(Generator, ClassicOverflowWaitsForTheNextTick) {
+  Rig rig(with(/*max_lead_ms=*/0, /*max_wait_ms=*/10));
+  std::uint64_t last = 0;
+  for (int i = 0; i < 4096; ++i) last = rig.next();
+  EXPECT_EQ(rig.parts(last).sequence, 4095u);
+  const std::int64_t boot_before = rig.clock.boot_ns();
+  const std::uint64_t next = rig.next();
+  EXPECT_GT(next, last);
+  EXPECT_EQ(rig.parts(next).tick, rig.parts(last).tick + 1);
+  EXPECT_EQ(rig.parts(next).sequence, 0u);
+  EXPECT_GT(rig.clock.boot_ns(), boot_before) << "it waited for the clock";
+  EXPECT_LE(rig.parts(next).tick, rig.now_tick()) << "max_lead 0 never stamps ahead of the clock";
+  const GeneratorStats stats = rig.generator->stats();
+  EXPECT_EQ(stats.waits, 1u);
+  EXPECT_EQ(stats.overflows, 1u);
+  EXPECT_EQ(stats.issued, 4097u);
+}
+
+TEST(Generator, ClassicOverflowWithoutWaitIsOverloaded) {
+  Rig rig(with(0, 0));
+  std::uint64_t last = 0;
+  for (int i = 0; i < 4096; ++i) last = rig.next();
+  Result<std::uint64_t> refused = rig.generator->next();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Errc::overloaded);
+  EXPECT_EQ(rig.generator->stats().refusals, 1u);
+  rig.clock.advance_ms(1);
+  EXPECT_GT(rig.next(), last);
+}
+
+TEST(Generator, OverflowLeadsIntoFollowingTicksUpToMaxLead) {
+  Rig rig(with(/*max_lead_ms=*/5, /*max_wait_ms=*/0));
+  const std::int64_t start = rig.now_tick();
+  std::uint64_t last = 0;
+  for (int i = 0; i < 6 * 4096; ++i) {
+    const std::uint64_t id = rig.next();
+    ASSERT_GT(id, last);
+    last = id;
+  }
+  EXPECT_EQ(rig.parts(last).tick, start + 5);
+  EXPECT_EQ(rig.generator->stats().lead_ms, 5);
+  EXPECT_EQ(rig.generator->stats().overflows, 6u) << "ticks start..start+5 were all used up";
+  Result<std::uint64_t> refused = rig.generator->next();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Errc::overloaded);
+  rig.clock.advance_ms(1);
+  EXPECT_EQ(rig.parts(rig.next()).tick, start + 6);
+}
+
+TEST(Generator, SmallRollbackContinuesOnLogicalTime) {
+  Rig rig(with(/*max_lead_ms=*/10, /*max_wait_ms=*/0));
+  rig.clock.advance_ms(3);
+  const std::uint64_t before = rig.next();
+  rig.clock.set_wall_ns(rig.clock.wall_ns() - 3 * kNsPerMs);
+  const std::uint64_t after = rig.next();
+  EXPECT_GT(after, before);
+  EXPECT_EQ(rig.parts(after).tick, rig.parts(before).tick);
+  EXPECT_EQ(rig.parts(after).sequence, rig.parts(before).sequence + 1);
+  EXPECT_EQ(rig.generator->stats().rollbacks, 1u);
+  EXPECT_EQ(rig.generator->stats().lead_ms, 3);
+}
+
+TEST(Generator, LargeRollbackIsRefusedAsClockRegressedWithoutWaiting) {
+  Rig rig(with(/*max_lead_ms=*/10, /*max_wait_ms=*/1000));
+  const std::uint64_t before = rig.next();
+  rig.clock.set_wall_ns(rig.clock.wall_ns() - 3'600'000 * kNsPerMs);
+  const std::int64_t boot_before = rig.clock.boot_ns();
+  Result<std::uint64_t> refused = rig.generator->next();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Errc::clock_regressed);
+  EXPECT_NE(refused.error().message().find("max_lead_ms"), std::string::npos);
+  EXPECT_EQ(rig.clock.boot_ns(), boot_before) << "a wait that cannot help is not attempted";
+  rig.clock.set_wall_ns(rig.clock.wall_ns() + 3'600'000 * kNsPerMs);
+  EXPECT_GT(rig.next(), before);
+}
+
+TEST(Generator, RollbackWithinMaxWaitIsWaitedOut) {
+  Rig rig(with(/*max_lead_ms=*/0, /*max_wait_ms=*/50));
+  const std::uint64_t before = rig.next();
+  rig.clock.set_wall_ns(rig.clock.wall_ns() - 20 * kNsPerMs);
+  const std::int64_t boot_before = rig.clock.boot_ns();
+  const std::uint64_t after = rig.next();
+  EXPECT_GT(after, before);
+  EXPECT_GE(rig.clock.boot_ns() - boot_before, 20 * kNsPerMs);
+  EXPECT_EQ(rig.generator->stats().waits, 1u);
+}
+
+TEST(Generator, TheEndOfTimeIsAnErrorNeverAWrap) {
+  const Layout tiny = Layout::parse("time:10-seq:4/tick=1ms/epoch=2026-01-01").value();
+  const std::int64_t last_tick_ms = tiny.unix_ms_of_tick(tiny.max_tick());
+  Rig rig(with(/*max_lead_ms=*/100, /*max_wait_ms=*/0, tiny), std::nullopt, last_tick_ms);
+  std::uint64_t last = 0;
+  for (int i = 0; i < 16; ++i) last = rig.next();
+  EXPECT_EQ(rig.parts(last).tick, tiny.max_tick());
+  Result<std::uint64_t> refused = rig.generator->next();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Errc::time_exhausted);
+  rig.clock.advance_ms(10);
+  EXPECT_EQ(rig.generator->next().error().code(), Errc::time_exhausted);
+}
+
+TEST(Generator, ClockBeforeTheEpochIsRefused) {
+  const Layout late = Layout::parse("time:41-seq:12/epoch=2030-01-01").value();
+  Rig rig(with(0, 0, late));
+  Result<std::uint64_t> refused = rig.generator->next();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Errc::clock_regressed);
+}
+
+TEST(Generator, BatchesAreConsecutiveAndSpanTicks) {
+  Rig rig(with(/*max_lead_ms=*/10, /*max_wait_ms=*/0));
+  const std::uint64_t before = rig.next();
+  std::vector<std::uint64_t> ids(10'000);
+  ASSERT_TRUE(rig.generator->next_batch(ids));
+  EXPECT_GT(ids.front(), before);
+  for (std::size_t i = 1; i < ids.size(); ++i) {
+    ASSERT_GT(ids[i], ids[i - 1]);
+    const Parts a = rig.parts(ids[i - 1]);
+    const Parts b = rig.parts(ids[i]);
+    ASSERT_TRUE((b.tick == a.tick && b.sequence == a.sequence + 1) || (b.tick == a.tick + 1 && b.sequence == 0));
+  }
+  EXPECT_EQ(rig.parts(ids.back()).tick, rig.parts(before).tick + 2);
+  EXPECT_EQ(rig.layout.node_number(rig.parts(ids.back()).node), 5u);
+  EXPECT_EQ(rig.generator->stats().issued, 10'001u);
+}
+
+TEST(Generator, ABatchTooLargeForMaxLeadIsRefusedAndIssuesNothing) {
+  Rig rig(with(/*max_lead_ms=*/1, /*max_wait_ms=*/0));
+  const std::uint64_t before = rig.next();
+  std::vector<std::uint64_t> ids(2 * 4096 + 1);
+  Result<void> refused = rig.generator->next_batch(ids);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Errc::invalid_argument);
+  const std::uint64_t after = rig.next();
+  EXPECT_EQ(rig.parts(after).sequence, rig.parts(before).sequence + 1);
+  EXPECT_TRUE(rig.generator->next_batch(std::span<std::uint64_t>()));
+}
+
+TEST(Generator, NeverStampsPastTheDurableReservation) {
+  GeneratorOptions options = with(/*max_lead_ms=*/50, /*max_wait_ms=*/0);
+  options.reserve_ahead_ms = 20;
+  Rig rig(options);
+  for (int step = 0; step < 300; ++step) {
+    const std::uint64_t id = rig.next();
+    const std::int64_t stamp_ms = rig.layout.unix_ms_of_tick(rig.parts(id).tick);
+    ASSERT_LE(stamp_ms, rig.reservation.reserved_until_unix_ms().value()) << "step " << step;
+    if (step % 3 == 0) rig.clock.advance_ms(7);
+  }
+  EXPECT_GE(rig.reservation.reserved_until_unix_ms().value(), rig.clock.wall_ns() / kNsPerMs);
+}
+
+TEST(Generator, RenewExtendsOnlyWhenHalfTheReservationIsUsed) {
+  Rig rig;  // reserve_ahead_ms = 1000
+  const std::int64_t first = rig.reservation.reserved_until_unix_ms().value();
+  EXPECT_EQ(first, kStartMs + 1000);
+  rig.clock.advance_ms(400);
+  ASSERT_TRUE(rig.generator->renew());
+  EXPECT_EQ(rig.reservation.reserved_until_unix_ms().value(), first);
+  rig.clock.advance_ms(200);
+  ASSERT_TRUE(rig.generator->renew());
+  EXPECT_EQ(rig.reservation.reserved_until_unix_ms().value(), kStartMs + 600 + 1000);
+  EXPECT_EQ(rig.generator->stats().reserved_until_unix_ms, kStartMs + 1600);
+}
+
+TEST(Generator, ASuccessorStartsAfterItsPredecessorsReservation) {
+  const std::int64_t inherited = kStartMs + 500;
+  Rig leading(with(/*max_lead_ms=*/1000, /*max_wait_ms=*/0), inherited);
+  const std::uint64_t id = leading.next();
+  EXPECT_EQ(leading.parts(id).tick, leading.layout.tick_at_unix_ms(inherited) + 1);
+
+  Rig strict(with(/*max_lead_ms=*/0, /*max_wait_ms=*/0), inherited);
+  Result<std::uint64_t> refused = strict.generator->next();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Errc::clock_regressed);
+}
+
+TEST(Generator, CloseRecordsTheNewestStampAndStopsIssuing) {
+  Rig rig(with(/*max_lead_ms=*/10, /*max_wait_ms=*/0));
+  std::uint64_t last = 0;
+  for (int i = 0; i < 5000; ++i) last = rig.next();
+  ASSERT_TRUE(rig.generator->close());
+  EXPECT_TRUE(rig.reservation.released());
+  EXPECT_EQ(rig.reservation.reserved_until_unix_ms().value(), rig.layout.unix_ms_of_tick(rig.parts(last).tick));
+  Result<std::uint64_t> refused = rig.generator->next();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Errc::lease_lost);
+  EXPECT_TRUE(rig.generator->close()) << "close is idempotent";
+  EXPECT_EQ(rig.generator->stats().issued, 5000u);
+}
+
+TEST(Generator, RefusesInvalidOptions) {
+  ManualClock clock(kStartMs * kNsPerMs);
+  MemoryReservation reservation(0);
+  GeneratorOptions options;
+  options.max_lead_ms = -1;
+  EXPECT_EQ(Generator::create(options, clock, reservation).error().code(), Errc::invalid_argument);
+  options = {};
+  options.max_wait_ms = 3'600'001;
+  EXPECT_EQ(Generator::create(options, clock, reservation).error().code(), Errc::invalid_argument);
+  options = {};
+  options.reserve_ahead_ms = 0;
+  EXPECT_EQ(Generator::create(options, clock, reservation).error().code(), Errc::invalid_argument);
+  MemoryReservation outside(1024);
+  EXPECT_EQ(Generator::create({}, clock, outside).error().code(), Errc::invalid_argument);
+}
+
+TEST(Generator, AForkedChildRefusesToContinueTheParentsSequence) {
+  Rig rig;
+  const std::uint64_t before = rig.next();
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    Result<std::uint64_t> id = rig.generator->next();
+    std::vector<std::uint64_t> batch(3);
+    Result<void> ids = rig.generator->next_batch(batch);
+    const bool refused = !id && id.error().code() == Errc::lease_lost && !ids && !rig.generator->close();
+    _exit(refused ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the child must get lease_lost";
+  EXPECT_GT(rig.next(), before) << "the parent carries on";
+}
+
+}  // namespace
+}  // namespace idforge
