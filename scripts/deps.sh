@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs idforge's build and test dependencies from Debian 12 (bookworm) packages.
+# Skips apt entirely when every package is already installed.
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build          # toolchain
+  libcli11-dev nlohmann-json3-dev # CLI parsing, JSON output
+  libgtest-dev libgmock-dev       # tests
+  libbenchmark-dev uuid-dev       # benchmarks (libuuid is the measured peer)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,19 @@
+// A consumer of the installed package: make two IDs and check their order.
+#include <cstdio>
+
+#include <idforge/generator.h>
+
+int main() {
+  idforge::SystemClock clock;
+  idforge::MemoryReservation reservation(1);
+  auto generator = idforge::Generator::create({}, clock, reservation);
+  if (!generator) {
+    std::fprintf(stderr, "consumer: %s\n", generator.error().message().c_str());
+    return 1;
+  }
+  auto a = (*generator)->next();
+  auto b = (*generator)->next();
+  if (!a || !b || !(*a < *b)) return 1;
+  std::printf("consumer: %llu < %llu\n", static_cast<unsigned long long>(*a), static_cast<unsigned long long>(*b));
+  return 0;
+}
