@@ -132,7 +132,7 @@ Command add_decode(CLI::App& root) {
       "Reads IDs from standard input (separated by white space) when none are given.\n"
       "IDs stamped later than this machine's clock are flagged.\n\n"
       "  idforge decode --layout discord 175928847299117063\n"
-      "  idforge gen -n 3 | idforge decode --json");
+      "  idforge gen -n 3 | idforge decode --json\n");
   app->add_option("ids", options->ids, "IDs to decode (default: read standard input)");
   app->add_option("--layout", options->layout, layout_option_help())->capture_default_str();
   app->add_option("--encoding", options->encoding, "Text form of the input: dec, hex, base62, base32 or base58")

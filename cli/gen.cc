@@ -138,7 +138,7 @@ Command add_gen(CLI::App& root) {
       "Node fields can be set by the names the layout gives them, for example\n"
       "  idforge gen --layout twitter --datacenter 1 --worker 7 -n 3\n"
       "  idforge gen --layout discord --worker 2 --process 5\n"
-      "Unset fields are 0 when any field is given.");
+      "Unset fields are 0 when any field is given.\n");
   app->add_option("--layout", options->layout, layout_option_help())->capture_default_str();
   app->add_option("-n,--count", options->count, "How many IDs to print")->capture_default_str()->check(
       CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 62));

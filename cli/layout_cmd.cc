@@ -150,7 +150,7 @@ Command add_layout(CLI::App& root) {
       "the field named time/timestamp is the timestamp and seq/sequence/increment/counter\n"
       "the sequence, any other name is a node field. Options follow '/': tick= (Nms or Ns,\n"
       "Default: 1ms) and epoch= (Unix ms or a UTC date; Default: 1970-01-01). Example:\n"
-      "  idforge layout 'time:41-datacenter:5-worker:5-seq:12/tick=1ms/epoch=2024-01-01'");
+      "  idforge layout 'time:41-datacenter:5-worker:5-seq:12/tick=1ms/epoch=2024-01-01'\n");
   app->add_option("layout", options->layout, "A preset name or a layout spec");
   app->add_flag("--json", options->json, "Print JSON instead of text");
   app->footer("Exit codes: 0 shown; 2 an invalid layout.");

@@ -6,17 +6,32 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
+# Runs ctest for a preset and adds its counts to the totals printed at the end.
+passed=0
+failed=0
+run_ctest() {
+  local log="build/ctest-$1.log"
+  local status=0
+  ctest --preset "$1" 2>&1 | tee "$log" || status=$?
+  local total fails
+  total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$log" | tail -1)
+  fails=$(sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p' "$log" | tail -1)
+  passed=$((passed + ${total:-0} - ${fails:-0}))
+  failed=$((failed + ${fails:-0}))
+  return "$status"
+}
+
 for preset in release asan; do
   step "$preset: build and test"
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset"
-  ctest --preset "$preset"
+  run_ctest "$preset"
 done
 
 step "tsan: concurrency tests"
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan --target core_concurrency_test
-ctest --preset tsan
+run_ctest tsan
 
 step "install and build a consumer with find_package(idforge)"
 rm -rf build/install build/consumer
@@ -26,3 +41,4 @@ cmake --build build/consumer
 ./build/consumer/consumer
 
 step "all suites passed"
+echo "$passed passed, $failed failed"

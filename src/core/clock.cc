@@ -1,7 +1,10 @@
 #include "idforge/clock.h"
 
+#include "idforge/result.h"
+
 #include <time.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -88,7 +91,7 @@ std::int64_t ManualClock::wall_ns() { return wall_ns_.load(std::memory_order_acq
 std::int64_t ManualClock::boot_ns() { return boot_ns_.load(std::memory_order_acquire); }
 std::uint64_t ManualClock::cycles() { return version_.load(std::memory_order_acquire); }
 std::uint64_t ManualClock::cycles_within_ns(std::int64_t ns) { return ns > 0 ? 1 : 0; }
-void ManualClock::sleep_for_ns(std::int64_t ns) { advance_ns(ns); }
+void ManualClock::sleep_for_ns(std::int64_t ns) { advance_ns(std::max<std::int64_t>(ns, 0)); }
 
 void ManualClock::set_wall_ns(std::int64_t wall_ns) {
   wall_ns_.store(wall_ns, std::memory_order_release);
@@ -96,7 +99,7 @@ void ManualClock::set_wall_ns(std::int64_t wall_ns) {
 }
 
 void ManualClock::advance_ns(std::int64_t ns) {
-  if (ns < 0) return;
+  if (ns < 0) detail::die("ManualClock::advance_ns: ns < 0; use set_wall_ns to step the clock back");
   wall_ns_.fetch_add(ns, std::memory_order_acq_rel);
   boot_ns_.fetch_add(ns, std::memory_order_acq_rel);
   version_.fetch_add(1, std::memory_order_acq_rel);
