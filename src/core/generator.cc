@@ -85,7 +85,8 @@ Result<std::unique_ptr<Generator>> Generator::create(const GeneratorOptions& opt
     std::lock_guard lock(generator->renew_mutex_);
     const Reading now = generator->read_clock();
     const std::int64_t first_tick = static_cast<std::int64_t>(generator->initial_state_ >> generator->seq_bits_);
-    Result<void> reserved = generator->extend_locked(std::clamp(now.tick, first_tick, options.layout.max_tick()));
+    Result<void> reserved =
+        generator->extend_locked(std::min(std::max(now.tick, first_tick), options.layout.max_tick()));
     if (!reserved) return reserved.error();
   }
   return generator;
@@ -132,7 +133,9 @@ Generator::Reading Generator::read_clock() {
   }
 
   const std::int64_t wall_ms = floor_div(wall_ns, kNsPerMs);
-  const std::int64_t tick = layout_.tick_at_unix_ms(wall_ms);
+  // Past the layout's end every tick reads as max_tick + 1: that refuses with
+  // time_exhausted, and (max_tick + 1) << sequence_bits still fits in 64 bits.
+  const std::int64_t tick = std::min(layout_.tick_at_unix_ms(wall_ms), layout_.max_tick() + 1);
   const std::int64_t next_boundary_ns = layout_.unix_ms_of_tick(tick + 1) * kNsPerMs;
   const std::int64_t span_ns = std::min(next_boundary_ns - wall_ns, kMaxCacheSpanNs) - kCacheMarginNs;
   const std::uint64_t deadline = cycles + clock_.cycles_within_ns(span_ns);

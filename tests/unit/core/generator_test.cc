@@ -162,6 +162,15 @@ TEST(Generator, TheEndOfTimeIsAnErrorNeverAWrap) {
   EXPECT_EQ(rig.generator->next().error().code(), Errc::time_exhausted);
 }
 
+TEST(Generator, AClockFarPastTheEndIsTimeExhaustedEvenWhenTheTickWouldOverflow) {
+  // At 2^31 * 1000 ms (2038-01-19) the tick shifted by 33 sequence bits wraps to exactly 0.
+  const Layout short_lived = Layout::parse("time:30-seq:33").value();
+  Rig rig(with(0, 0, short_lived), std::nullopt, (1LL << 31) * 1000);
+  Result<std::uint64_t> refused = rig.generator->next();
+  ASSERT_FALSE(refused) << "issued " << *refused;
+  EXPECT_EQ(refused.error().code(), Errc::time_exhausted);
+}
+
 TEST(Generator, ClockBeforeTheEpochIsRefused) {
   const Layout late = Layout::parse("time:41-seq:12/epoch=2030-01-01").value();
   Rig rig(with(0, 0, late));
