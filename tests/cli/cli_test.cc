@@ -14,6 +14,7 @@
 
 #include "idforge/file_reservation.h"
 #include "idforge/layout.h"
+#include "support/temp_dir.h"
 
 #ifndef IDFORGE_CLI_PATH
 #error "IDFORGE_CLI_PATH must be defined by the build"
@@ -44,12 +45,6 @@ std::vector<std::string> lines(const std::string& text) {
 
 class Cli : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "idforge-cli-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // Runs `idforge args` with the test's own state directory; `input` is standard input.
   Ran run(const std::string& args, const std::string& input = "", const std::string& tag = "run") const {
@@ -69,7 +64,8 @@ class Cli : public ::testing::Test {
     EXPECT_NE(err[0].find(says), std::string::npos) << err[0];
   }
 
-  fs::path dir_;
+  testing::TempDir temp_;
+  const fs::path& dir_ = temp_.path();
 };
 
 std::vector<std::uint64_t> as_numbers(const std::string& text) {

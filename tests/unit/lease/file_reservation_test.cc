@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "idforge/generator.h"
+#include "support/temp_dir.h"
 
 namespace idforge {
 namespace {
@@ -20,12 +21,6 @@ constexpr std::int64_t kHourMs = 3'600'000;
 
 class FileReservationTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "idforge-test-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   std::unique_ptr<FileReservation> hold(std::uint64_t node) {
     auto r = FileReservation::acquire(dir_, layout_, node);
@@ -95,7 +90,8 @@ class FileReservationTest : public ::testing::Test {
     std::ofstream(FileReservation::layout_dir(dir_, layout_) / "node-7.mark") << text;
   }
 
-  fs::path dir_;
+  testing::TempDir temp_;
+  const fs::path& dir_ = temp_.path();
   Layout layout_ = Layout::twitter();
   std::optional<Error> last_error_;
 };
