@@ -1,7 +1,6 @@
 #include "idforge/generator.h"
 
-#include <pthread.h>
-
+#include "core/fork.h"
 #include "core/text.h"
 #include "idforge/time_text.h"
 
@@ -19,15 +18,6 @@ constexpr std::int64_t kCacheMarginNs = 2'000;
 // A reading this far behind the furthest one counts as a rollback.
 constexpr std::int64_t kRollbackThresholdNs = 1'000'000;
 
-std::atomic<std::uint64_t> g_fork_generation{0};
-
-void on_fork_child() { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
-
-void install_fork_handler() {
-  static const int installed = pthread_atfork(nullptr, nullptr, on_fork_child);
-  (void)installed;
-}
-
 std::string instant(std::int64_t unix_ms) {
   if (unix_ms < kMinPrintableUnixMs || unix_ms > kMaxPrintableUnixMs) return cat(unix_ms, " ms");
   return format_utc_ms(unix_ms);
@@ -35,7 +25,7 @@ std::string instant(std::int64_t unix_ms) {
 
 }  // namespace
 
-std::uint64_t Generator::current_fork_generation() { return g_fork_generation.load(std::memory_order_relaxed); }
+std::uint64_t Generator::current_fork_generation() { return detail::fork_generation(); }
 
 Generator::Generator(const GeneratorOptions& options, Clock& clock, Reservation& reservation)
     : layout_(options.layout),
@@ -79,7 +69,6 @@ Result<std::unique_ptr<Generator>> Generator::create(const GeneratorOptions& opt
     return Error(Errc::invalid_argument, cat("node ", reservation.node(), " is outside layout ",
                                              options.layout.name(), "'s ", (1ULL << node_bits), " nodes"));
   }
-  install_fork_handler();
   std::unique_ptr<Generator> generator(new Generator(options, clock, reservation));
   {
     std::lock_guard lock(generator->renew_mutex_);
