@@ -1,26 +1,117 @@
-// idforge decode: take IDs apart into their fields and instant.
+// idforge decode: take IDs of any format apart into their fields and instant.
 #include <iostream>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
 #include "common.h"
 #include "idforge/clock.h"
-#include "idforge/encoding.h"
+#include "idforge/decoder.h"
 #include "idforge/time_text.h"
 
 namespace idforge::cli {
 namespace {
 
 struct DecodeOptions {
+  std::string format;  // Empty: detect.
   std::string layout = "twitter";
-  std::string encoding = "dec";
+  std::string encoding;  // Empty: decimal, or detect.
   bool json = false;
   std::vector<std::string> ids;
 };
 
-// The width of a table column that holds `name` and values up to `max`.
-std::size_t column_width(std::string_view name, std::uint64_t max) {
-  return std::max(name.size(), std::to_string(max).size());
+// One field of a decoded ID, as the table and JSON show it.
+struct Column {
+  std::string name;
+  nlohmann::ordered_json value;  // A number or a string.
+  std::size_t width;             // The table column's width.
+};
+
+std::string hex(std::span<const std::uint8_t> bytes) {
+  std::string s(2 * bytes.size(), '\0');
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    s[2 * i] = kDigits[bytes[i] >> 4];
+    s[2 * i + 1] = kDigits[bytes[i] & 15];
+  }
+  return s;
+}
+
+std::size_t digits(std::uint64_t max) { return std::to_string(max).size(); }
+
+// The fields each format shows, in order, after ID and time.
+std::vector<Column> columns(const DecodedId& d, const Layout& layout) {
+  std::vector<Column> out;
+  auto number = [&out](std::string name, std::uint64_t value, std::size_t width) {
+    out.push_back({name, value, std::max(name.size(), width)});
+  };
+  auto text = [&out](std::string name, std::string value) {
+    const std::size_t width = std::max(name.size(), value.size());
+    out.push_back({std::move(name), std::move(value), width});
+  };
+  switch (d.format) {
+    case Format::snowflake: {
+      const Parts parts = layout.decompose(std::get<std::uint64_t>(d.value));
+      for (const Field& f : layout.fields()) {
+        if (f.kind == FieldKind::timestamp) continue;
+        const std::uint64_t v = f.kind == FieldKind::sequence
+                                    ? parts.sequence
+                                    : parts.node[static_cast<std::size_t>(layout.find_node_field(f.name()))];
+        number(std::string(f.name()), v, digits(f.max_value()));
+      }
+      break;
+    }
+    case Format::ulid:
+      text("random", hex(std::span(std::get<Ulid>(d.value).bytes).subspan(6)));
+      break;
+    case Format::uuidv4:
+    case Format::uuidv7:
+      number("version", static_cast<std::uint64_t>(std::get<Uuid>(d.value).version()), 1);
+      break;
+    case Format::objectid: {
+      const auto& b = std::get<ObjectId>(d.value).bytes;
+      text("process", hex(std::span(b).subspan(4, 5)));
+      number("counter", std::uint64_t{b[9]} << 16 | std::uint64_t{b[10]} << 8 | b[11], 8);
+      break;
+    }
+    case Format::ksuid:
+      text("payload", hex(std::span(std::get<Ksuid>(d.value).bytes).subspan(4)));
+      break;
+    case Format::flake128: {
+      const Flake128& f = std::get<Flake128>(d.value);
+      number("worker", f.worker(), digits(kFlake128Workers - 1));
+      number("sequence", f.sequence(), 5);
+      break;
+    }
+  }
+  return out;
+}
+
+// The ID in its canonical text: decimal for Snowflake, the format's own otherwise.
+std::string canonical(const DecodedId& d, std::string_view input) {
+  if (d.format == Format::snowflake) return encode(std::get<std::uint64_t>(d.value), Encoding::decimal);
+  return std::visit(
+      [&input](const auto& v) -> std::string {
+        if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::uint64_t>) {
+          return std::string(input);
+        } else {
+          return to_string(v);
+        }
+      },
+      d.value);
+}
+
+std::size_t id_width(Format format) {
+  switch (format) {
+    case Format::snowflake: return kMaxEncodedLength;
+    case Format::ulid: return kUlidTextLength;
+    case Format::uuidv4:
+    case Format::uuidv7: return kUuidTextLength;
+    case Format::objectid: return kObjectIdTextLength;
+    case Format::ksuid: return kKsuidTextLength;
+    case Format::flake128: return kFlake128TextLength;
+  }
+  return kMaxEncodedLength;
 }
 
 void pad(std::string& line, std::string_view text, std::size_t width) {
@@ -29,94 +120,104 @@ void pad(std::string& line, std::string_view text, std::size_t width) {
   line.append("  ");
 }
 
-class Decoder {
+std::string upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+class Printer {
  public:
-  Decoder(const Layout& layout, Encoding encoding, bool json, Output& out)
-      : layout_(layout), encoding_(encoding), json_(json), out_(out) {}
+  Printer(const Layout& layout, bool json, Output& out) : layout_(layout), json_(json), out_(out) {}
 
-  void header() {
-    if (json_) return;
-    std::string line;
-    pad(line, "ID", 20);
-    pad(line, "TIME", kUtcTextLength);
-    for (const Field& f : layout_.fields()) {
-      if (f.kind == FieldKind::timestamp) continue;
-      std::string name(f.name());
-      for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      pad(line, name, column_width(name, f.max_value()));
-    }
-    line.append("NOTE");
-    out_.append(line + "\n");
-  }
-
-  // Decodes one ID; returns false (after printing why) when it is not valid.
-  bool decode(std::string_view text) {
-    Result<std::uint64_t> id = parse_id(text, encoding_);
-    if (!id) return print_error(id.error().message()), false;
-    if (!layout_.is_valid_id(*id)) {
-      print_error(std::string("'") + std::string(text) + "' is not a " + std::string(layout_.name()) +
-                  " ID: it is above the largest ID the layout can make");
-      return false;
-    }
-    const Parts parts = layout_.decompose(*id);
-    const std::int64_t unix_ms = layout_.unix_ms_of_tick(parts.tick);
-    const bool future = unix_ms > clock_.wall_ns() / 1'000'000;
-    const std::string decimal = encode(*id, Encoding::decimal);
+  void print(const DecodedId& d, std::string_view input) {
+    const std::vector<Column> cols = columns(d, layout_);
+    const bool future = d.unix_ms && *d.unix_ms > clock_.wall_ns() / 1'000'000;
+    const std::string id = canonical(d, input);
     if (json_) {
       nlohmann::ordered_json j;
-      j["id"] = decimal;
-      if (encoding_ != Encoding::decimal) j[std::string(to_string(encoding_))] = std::string(text);
-      j["layout"] = std::string(layout_.name());
-      j["time"] = format_utc_ms(unix_ms);
-      j["unix_ms"] = unix_ms;
-      for (const Field& f : layout_.fields()) {
-        if (f.kind != FieldKind::timestamp) j[std::string(f.name())] = field_value(parts, f);
+      j["id"] = id;
+      j["format"] = std::string(to_string(d.format));
+      if (d.format == Format::snowflake) {
+        if (d.encoding != Encoding::decimal) j[std::string(to_string(d.encoding))] = std::string(input);
+        j["layout"] = std::string(layout_.name());
       }
-      j["future"] = future;
+      if (d.unix_ms) {
+        j["time"] = format_utc_ms(*d.unix_ms);
+        j["unix_ms"] = *d.unix_ms;
+      }
+      for (const Column& c : cols) j[c.name] = c.value;
+      if (d.unix_ms) j["future"] = future;
       out_.append(j.dump() + "\n");
-      return true;
+      return;
     }
+    if (!header_printed_ || d.format != last_format_) header(d.format, cols);
     std::string line;
-    pad(line, decimal, 20);
-    pad(line, format_utc_ms(unix_ms), kUtcTextLength);
-    for (const Field& f : layout_.fields()) {
-      if (f.kind == FieldKind::timestamp) continue;
-      pad(line, std::to_string(field_value(parts, f)), column_width(f.name(), f.max_value()));
-    }
+    pad(line, id, id_width(d.format));
+    pad(line, d.unix_ms ? format_utc_ms(*d.unix_ms) : "-", kUtcTextLength);
+    for (const Column& c : cols) pad(line, c.value.is_string() ? c.value.get<std::string>() : c.value.dump(), c.width);
     if (future) line.append("stamped in the future");
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out_.append(line + "\n");
-    return true;
   }
 
  private:
-  std::uint64_t field_value(const Parts& parts, const Field& f) const {
-    if (f.kind == FieldKind::sequence) return parts.sequence;
-    return parts.node[static_cast<std::size_t>(layout_.find_node_field(f.name()))];
+  // A table header, printed again whenever the format changes between rows.
+  void header(Format format, const std::vector<Column>& cols) {
+    std::string line;
+    pad(line, format == Format::snowflake ? "ID" : upper(std::string(to_string(format))), id_width(format));
+    pad(line, "TIME", kUtcTextLength);
+    for (const Column& c : cols) pad(line, upper(c.name), c.width);
+    line.append("NOTE");
+    out_.append(line + "\n");
+    header_printed_ = true;
+    last_format_ = format;
   }
 
   const Layout& layout_;
-  Encoding encoding_;
   bool json_;
   Output& out_;
   SystemClock clock_;
+  bool header_printed_ = false;
+  Format last_format_ = Format::snowflake;
 };
 
 int run_decode(const DecodeOptions& options) {
   Result<Layout> layout = Layout::parse(options.layout);
   if (!layout) return fail(layout.error());
-  Result<Encoding> encoding = parse_encoding(options.encoding);
-  if (!encoding) return fail(encoding.error());
-  Output out;
-  Decoder decoder(*layout, *encoding, options.json, out);
-  decoder.header();
-  bool all_valid = true;
-  if (!options.ids.empty()) {
-    for (const std::string& id : options.ids) all_valid &= decoder.decode(id);
-  } else {
-    for (std::string token; std::cin >> token;) {
-      all_valid &= decoder.decode(token);
+  std::optional<Format> format;
+  if (!options.format.empty()) {
+    Result<Format> f = parse_format(options.format);
+    if (!f) return fail(f.error());
+    format = *f;
+  }
+  std::optional<Encoding> encoding;
+  if (!options.encoding.empty()) {
+    Result<Encoding> e = parse_encoding(options.encoding);
+    if (!e) return fail(e.error());
+    if (format && *format != Format::snowflake) {
+      return fail(Error(Errc::invalid_argument, "--encoding applies to --format snowflake only"));
     }
+    encoding = *e;
+    format = Format::snowflake;
+  }
+
+  Output out;
+  Printer printer(*layout, options.json, out);
+  bool all_valid = true;
+  auto one = [&](std::string_view text) {
+    Result<DecodedId> d = format ? decode_as(text, *format, *layout, encoding.value_or(Encoding::decimal))
+                                 : decode(text, *layout);
+    if (!d) {
+      print_error(d.error().message());
+      all_valid = false;
+      return;
+    }
+    printer.print(*d, text);
+  };
+  if (!options.ids.empty()) {
+    for (const std::string& id : options.ids) one(id);
+  } else {
+    for (std::string token; std::cin >> token;) one(token);
   }
   if (!out.flush()) return kExitFailure;
   return all_valid ? kExitOk : kExitUsage;
@@ -126,22 +227,31 @@ int run_decode(const DecodeOptions& options) {
 
 Command add_decode(CLI::App& root) {
   auto options = std::make_shared<DecodeOptions>();
-  CLI::App* app = root.add_subcommand("decode", "Take IDs apart into their fields and instant");
+  CLI::App* app = root.add_subcommand("decode", "Take IDs of any format apart into their fields and instant");
   app->description(
       "Take IDs apart into their instant (ISO-8601 UTC, milliseconds) and fields.\n"
       "Reads IDs from standard input (separated by white space) when none are given.\n"
       "IDs stamped later than this machine's clock are flagged.\n\n"
+      "The format is detected: a Snowflake ID of --layout in decimal, hex, base62 or\n"
+      "base32; ULID; UUID version 4 or 7; ObjectId; KSUID; flake-128. A string that\n"
+      "reads as more than one (16 digits are decimal and hex) is refused with the\n"
+      "candidates listed: pick one with --format, and --encoding for Snowflake IDs\n"
+      "(base58 is read only with --encoding base58).\n\n"
       "  idforge decode --layout discord 175928847299117063\n"
+      "  idforge decode 01ARZ3NDEKTSV4RRFFQ69G5FAV 017f22e2-79b0-7cc3-98c4-dc0c0c07398f\n"
       "  idforge gen -n 3 | idforge decode --json\n");
   app->add_option("ids", options->ids, "IDs to decode (default: read standard input)");
+  app->add_option("--format", options->format,
+                  "Read every ID as this format: snowflake, ulid, uuidv4, uuidv7, objectid, ksuid or flake128 "
+                  "(Default: detect)");
   app->add_option("--layout", options->layout, layout_option_help())->capture_default_str();
-  app->add_option("--encoding", options->encoding, "Text form of the input: dec, hex, base62, base32 or base58")
-      ->capture_default_str();
+  app->add_option("--encoding", options->encoding,
+                  "Read Snowflake IDs in this text form only: dec, hex, base62, base32 or base58");
   app->add_flag("--json", options->json,
-                "One JSON object per line: id (a string), layout, time, unix_ms, each field by its layout "
-                "name, future");
-  app->footer("Exit codes: 0 all decoded; 1 failure writing output; 2 bad flags or an invalid ID (reported on "
-              "stderr; the valid ones are still printed).");
+                "One JSON object per line: id (a string), format, layout (Snowflake), time, unix_ms, each field "
+                "by name, future");
+  app->footer("Exit codes: 0 all decoded; 1 failure writing output; 2 bad flags or an invalid or ambiguous ID "
+              "(reported on stderr; the valid ones are still printed).");
   return {app, [options] { return run_decode(*options); }};
 }
 

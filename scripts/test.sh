@@ -30,7 +30,7 @@ done
 
 step "tsan: concurrency tests"
 cmake --preset tsan >/dev/null
-cmake --build --preset tsan --target core_concurrency_test
+cmake --build --preset tsan --target core_concurrency_test formats_concurrency_test
 run_ctest tsan
 
 step "install and build a consumer with find_package(idforge)"

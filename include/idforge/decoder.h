@@ -1,12 +1,13 @@
 // Decoder: one entry point that reads an ID of any format idforge knows.
 //
 // decode() tries every reading of a string — each wide format's canonical text, and
-// a Snowflake ID of the given layout in each encoding (decimal, hex, base62,
-// base32, base58) — and succeeds only when exactly one fits. When several fit (a
-// short string of digits is decimal and base58 at once; 16 digits are decimal and
-// hex) it fails and names them, so the caller picks one with decode_as(); it never
-// guesses. Typical IDs are unambiguous: a 19-digit Snowflake, a 26-character ULID,
-// a 36-character UUID.
+// a Snowflake ID of the given layout in decimal or in a fixed-width encoding (hex,
+// base62, base32) — and succeeds only when exactly one fits. When several fit (16
+// digits are decimal and hex at once; 13 digits decimal and base32) it fails and
+// names them, so the caller picks one with decode_as(); it never guesses. base58 is
+// read only through decode_as(), because nearly any short word is valid base58.
+// Typical IDs are unambiguous: a 19-digit Snowflake, a 26-character ULID, a
+// 36-character UUID.
 //
 // UUIDs of versions other than 4 and 7 are refused: idforge neither makes nor
 // interprets them.

@@ -1,7 +1,8 @@
 // FileReservation: a node's reservation kept in files on one host.
 //
-// In a data directory, each (layout, node) pair has two files under a folder named
-// after the layout (`<name>-<hash of its spec>`):
+// In a data directory, each (node space, node) pair has two files under a folder
+// named after the space (`<name>-<hash of its spec>`). A node space is a Snowflake
+// layout, or flake-128's 48-bit workers (NodeSpace::flake128()):
 //
 //   node-<N>.lock   held with flock(2) for as long as the reservation lives; it
 //                   holds the holder's PID, for error messages
@@ -36,23 +37,38 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "idforge/layout.h"
 #include "idforge/reservation.h"
 
 namespace idforge {
 
+// What a reservation's node numbers belong to.
+struct NodeSpace {
+  // A layout's nodes. Implicit, so a Layout can be passed wherever a space is asked.
+  NodeSpace(const Layout& layout);  // NOLINT(google-explicit-constructor)
+  NodeSpace(std::string space_name, std::string space_spec, int bits)
+      : name(std::move(space_name)), spec(std::move(space_spec)), node_bits(bits) {}
+  // flake-128's workers (flake128.h): 48 bits.
+  static NodeSpace flake128();
+
+  std::string name;   // For folder names and messages: "twitter", "flake128".
+  std::string spec;   // The canonical description, recorded in every mark.
+  int node_bits = 0;  // Nodes are 0 .. 2^node_bits - 1.
+};
+
 class FileReservation final : public Reservation {
  public:
-  // Takes `node` of `layout` in `dir` (created if missing). Fails with unavailable
+  // Takes `node` of `space` in `dir` (created if missing). Fails with unavailable
   // when another holder has it, io when the directory or mark cannot be used.
-  static Result<std::unique_ptr<FileReservation>> acquire(const std::filesystem::path& dir, const Layout& layout,
+  static Result<std::unique_ptr<FileReservation>> acquire(const std::filesystem::path& dir, const NodeSpace& space,
                                                           std::uint64_t node);
 
   // Takes the lowest free node in [first, last]. Fails with unavailable when all
   // are held. REQUIRES: first <= last.
   static Result<std::unique_ptr<FileReservation>> acquire_any(const std::filesystem::path& dir,
-                                                              const Layout& layout, std::uint64_t first,
+                                                              const NodeSpace& space, std::uint64_t first,
                                                               std::uint64_t last);
 
   // Unlocks without writing (the last extension stays durable), unless released or
@@ -73,15 +89,15 @@ class FileReservation final : public Reservation {
   // Reads a mark file as acquire() does (nullopt when it does not exist), for
   // inspection and tests.
   static Result<std::optional<std::int64_t>> read_mark(const std::filesystem::path& mark_path,
-                                                       const Layout& layout, std::uint64_t node);
+                                                       const NodeSpace& space, std::uint64_t node);
 
-  // The folder under a data directory that holds `layout`'s files.
-  static std::filesystem::path layout_dir(const std::filesystem::path& dir, const Layout& layout);
+  // The folder under a data directory that holds `space`'s files.
+  static std::filesystem::path layout_dir(const std::filesystem::path& dir, const NodeSpace& space);
 
  private:
   FileReservation() = default;
   static Result<std::unique_ptr<FileReservation>> try_acquire(const std::filesystem::path& layout_dir,
-                                                              const Layout& layout, std::uint64_t node);
+                                                              const NodeSpace& space, std::uint64_t node);
   Result<void> write_mark(std::int64_t until_unix_ms);
 
   std::string layout_spec_;

@@ -1,7 +1,8 @@
 // Renewer: keeps a generator's reservation ahead of its stamps from a background
 // thread, so that next() never waits for an fsync or a coordinator round trip.
 //
-// It calls Generator::renew() every `period` (Default: a quarter of the
+// It calls Generator::renew() (or any renew function, such as
+// Flake128Generator::renew) every `period` (Default: a quarter of the
 // generator's reserve_ahead_ms, passed by the caller) until destroyed. A failed
 // renewal is kept in last_error() and retried on the next period; next() itself
 // extends the reservation if it ever catches up, so a slow renewer costs latency,
@@ -18,6 +19,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -30,6 +32,8 @@ class Renewer {
  public:
   // REQUIRES: `generator` outlives the Renewer; period > 0.
   Renewer(Generator& generator, std::chrono::milliseconds period);
+  // Calls `renew` instead. REQUIRES: what it renews outlives the Renewer; period > 0.
+  Renewer(std::function<Result<void>()> renew, std::chrono::milliseconds period);
   ~Renewer();
 
   Renewer(const Renewer&) = delete;
@@ -41,7 +45,7 @@ class Renewer {
  private:
   void run();
 
-  Generator& generator_;
+  std::function<Result<void>()> renew_;
   const std::chrono::milliseconds period_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;

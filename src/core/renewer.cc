@@ -3,7 +3,10 @@
 namespace idforge {
 
 Renewer::Renewer(Generator& generator, std::chrono::milliseconds period)
-    : generator_(generator), period_(period), thread_([this] { run(); }) {}
+    : Renewer([&generator] { return generator.renew(); }, period) {}
+
+Renewer::Renewer(std::function<Result<void>()> renew, std::chrono::milliseconds period)
+    : renew_(std::move(renew)), period_(period), thread_([this] { run(); }) {}
 
 Renewer::~Renewer() {
   {
@@ -23,7 +26,7 @@ void Renewer::run() {
   std::unique_lock lock(mutex_);
   while (!wake_.wait_for(lock, period_, [this] { return stopping_; })) {
     lock.unlock();
-    Result<void> renewed = generator_.renew();
+    Result<void> renewed = renew_();
     lock.lock();
     last_error_ = renewed ? std::nullopt : std::optional<Error>(renewed.error());
   }

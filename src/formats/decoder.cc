@@ -66,6 +66,7 @@ Result<DecodedId> decode_as(std::string_view text, Format format, const Layout& 
 std::vector<DecodedId> decode_candidates(std::string_view text, const Layout& layout) {
   std::vector<DecodedId> out;
   for (Encoding e : all_encodings()) {
+    if (e == Encoding::base58) continue;  // Any short word is base58: only when asked for.
     if (Result<DecodedId> d = snowflake(text, layout, e)) out.push_back(*d);
   }
   for (Format f : all_formats()) {

@@ -77,11 +77,16 @@ std::string holder_of(int fd) {
 
 }  // namespace
 
-fs::path FileReservation::layout_dir(const fs::path& dir, const Layout& layout) {
-  return dir / cat(layout.name(), "-", hex64(detail::fnv1a64(layout.spec())));
+NodeSpace::NodeSpace(const Layout& layout)
+    : name(layout.name()), spec(layout.spec()), node_bits(layout.node_bits()) {}
+
+NodeSpace NodeSpace::flake128() { return NodeSpace("flake128", "flake128/worker:48", 48); }
+
+fs::path FileReservation::layout_dir(const fs::path& dir, const NodeSpace& space) {
+  return dir / cat(space.name, "-", hex64(detail::fnv1a64(space.spec)));
 }
 
-Result<std::optional<std::int64_t>> FileReservation::read_mark(const fs::path& mark_path, const Layout& layout,
+Result<std::optional<std::int64_t>> FileReservation::read_mark(const fs::path& mark_path, const NodeSpace& space,
                                                                 std::uint64_t node) {
   std::error_code ec;
   if (!fs::exists(mark_path, ec)) {
@@ -103,9 +108,9 @@ Result<std::optional<std::int64_t>> FileReservation::read_mark(const fs::path& m
   if (data->substr(checksum_at) != cat("checksum ", hex64(detail::fnv1a64(body)), "\n")) {
     return corrupt("corrupt (checksum mismatch)");
   }
-  const std::string prefix = mark_body(layout.spec(), node, 0);
+  const std::string prefix = mark_body(space.spec, node, 0);
   const std::string_view expected_head = std::string_view(prefix).substr(0, prefix.rfind(' ') + 1);
-  if (!body.starts_with(expected_head)) return corrupt(cat("for another layout or node (expected ", layout.spec(),
+  if (!body.starts_with(expected_head)) return corrupt(cat("for another layout or node (expected ", space.spec,
                                                            " node ", node, ")"));
   std::string_view value = std::string_view(body).substr(expected_head.size());
   value.remove_suffix(1);  // The newline.
@@ -115,7 +120,7 @@ Result<std::optional<std::int64_t>> FileReservation::read_mark(const fs::path& m
   return std::optional<std::int64_t>(negative ? -*magnitude : *magnitude);
 }
 
-Result<std::unique_ptr<FileReservation>> FileReservation::try_acquire(const fs::path& dir, const Layout& layout,
+Result<std::unique_ptr<FileReservation>> FileReservation::try_acquire(const fs::path& dir, const NodeSpace& space,
                                                                       std::uint64_t node) {
   const fs::path lock_path = dir / cat("node-", node, ".lock");
   std::unique_ptr<FileReservation> r(new FileReservation());
@@ -123,7 +128,7 @@ Result<std::unique_ptr<FileReservation>> FileReservation::try_acquire(const fs::
   if (r->lock_fd_ < 0) return io_error("cannot open lock file", lock_path, errno);
   if (::flock(r->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {
-      return Error(Errc::unavailable, cat("node ", node, " of layout ", layout.name(), " is held by ",
+      return Error(Errc::unavailable, cat("node ", node, " of ", space.name, " is held by ",
                                           holder_of(r->lock_fd_), " (lock ", lock_path.string(),
                                           "); choose another node or stop that process"));
     }
@@ -136,37 +141,37 @@ Result<std::unique_ptr<FileReservation>> FileReservation::try_acquire(const fs::
   }
   r->dir_fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (r->dir_fd_ < 0) return io_error("cannot open directory", dir, errno);
-  r->layout_spec_ = layout.spec();
+  r->layout_spec_ = space.spec;
   r->node_ = node;
   r->mark_path_ = dir / cat("node-", node, ".mark");
-  Result<std::optional<std::int64_t>> inherited = read_mark(r->mark_path_, layout, node);
+  Result<std::optional<std::int64_t>> inherited = read_mark(r->mark_path_, space, node);
   if (!inherited) return inherited.error();
   r->inherited_ = *inherited;
   return r;
 }
 
-Result<std::unique_ptr<FileReservation>> FileReservation::acquire(const fs::path& dir, const Layout& layout,
+Result<std::unique_ptr<FileReservation>> FileReservation::acquire(const fs::path& dir, const NodeSpace& space,
                                                                   std::uint64_t node) {
-  if (layout.node_bits() < 64 && node >> layout.node_bits()) {
-    return Error(Errc::invalid_argument, cat("node ", node, " is outside layout ", layout.name(), "'s ",
-                                             1ULL << layout.node_bits(), " nodes"));
+  if (space.node_bits < 64 && node >> space.node_bits) {
+    return Error(Errc::invalid_argument, cat("node ", node, " is outside ", space.name, "'s ",
+                                             1ULL << space.node_bits, " nodes"));
   }
-  const fs::path folder = layout_dir(dir, layout);
+  const fs::path folder = layout_dir(dir, space);
   std::error_code ec;
   fs::create_directories(folder, ec);
   if (ec) return io_error("cannot create data directory", folder, ec.value());
-  return try_acquire(folder, layout, node);
+  return try_acquire(folder, space, node);
 }
 
-Result<std::unique_ptr<FileReservation>> FileReservation::acquire_any(const fs::path& dir, const Layout& layout,
+Result<std::unique_ptr<FileReservation>> FileReservation::acquire_any(const fs::path& dir, const NodeSpace& space,
                                                                       std::uint64_t first, std::uint64_t last) {
   if (first > last) detail::die("FileReservation::acquire_any: first > last");
   for (std::uint64_t node = first;; ++node) {
-    Result<std::unique_ptr<FileReservation>> r = acquire(dir, layout, node);
+    Result<std::unique_ptr<FileReservation>> r = acquire(dir, space, node);
     if (r || r.error().code() != Errc::unavailable) return r;
     if (node == last) break;
   }
-  return Error(Errc::unavailable, cat("every node ", first, "-", last, " of layout ", layout.name(), " in ",
+  return Error(Errc::unavailable, cat("every node ", first, "-", last, " of ", space.name, " in ",
                                       dir.string(), " is held by a running process; widen the range or stop one"));
 }
 

@@ -71,13 +71,21 @@ TEST(ParseFlake128, RefusesBadInput) {
 }
 
 TEST(Decoder, AmbiguousTextListsTheCandidates) {
-  // Four digits read as decimal and as base58.
-  Result<DecodedId> d = decode("2345", Layout::twitter());
+  // 16 digits read as decimal and as hex; 13 as decimal and base32; 11 as decimal and base62.
+  Result<DecodedId> d = decode("1234567890123456", Layout::twitter());
   refused(d, "ambiguous");
-  EXPECT_NE(d.error().message().find("snowflake, snowflake (base58)"), std::string::npos) << d.error().message();
-  // 16 digits: decimal and hex.
-  refused(decode("1234567890123456", Layout::twitter()), "snowflake, snowflake (hex)");
-  EXPECT_EQ(decode_candidates("2345", Layout::twitter()).size(), 2u);
+  EXPECT_NE(d.error().message().find("snowflake, snowflake (hex)"), std::string::npos) << d.error().message();
+  refused(decode("1234567890123", Layout::twitter()), "snowflake, snowflake (base32)");
+  refused(decode("12345678901", Layout::twitter()), "snowflake, snowflake (base62)");
+  EXPECT_EQ(decode_candidates("1234567890123456", Layout::twitter()).size(), 2u);
+}
+
+TEST(Decoder, Base58OnlyWhenAskedFor) {
+  // "nope" is valid base58, but a word is not taken for an ID unless asked.
+  refused(decode("nope", Layout::twitter()), "not a dec ID");
+  Result<DecodedId> d = decode_as("nope", Format::snowflake, Layout::twitter(), Encoding::base58);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->describe(), "snowflake (base58)");
 }
 
 TEST(Decoder, TypicalSnowflakeIsUnambiguous) {
