@@ -103,6 +103,35 @@ void BM_Flake128_NewText(benchmark::State& state) {
 }
 BENCHMARK(BM_Flake128_NewText);
 
+// The text forms alone, and a generator's next() alone, to see where time goes.
+void BM_Uuid_TextOnly(benchmark::State& state) {
+  const Uuid u = Uuid::v4(SystemRandom::instance());
+  new_with_text(state, [&u](char* out) { return format_to(u, out); });
+}
+BENCHMARK(BM_Uuid_TextOnly);
+
+void BM_Ulid_TextOnly(benchmark::State& state) {
+  SeededRandom random(1);
+  const Ulid u = Ulid::random(1767225600000, random).value();
+  new_with_text(state, [&u](char* out) { return format_to(u, out); });
+}
+BENCHMARK(BM_Ulid_TextOnly);
+
+void BM_Ksuid_TextOnly(benchmark::State& state) {
+  SeededRandom random(1);
+  const Ksuid k = Ksuid::random(1767225600, random).value();
+  new_with_text(state, [&k](char* out) { return format_to(k, out); });
+}
+BENCHMARK(BM_Ksuid_TextOnly);
+
+void BM_UlidGenerator_NextOnly(benchmark::State& state) {
+  SystemClock clock;
+  auto gen = UlidGenerator::create({}, clock, SystemRandom::instance()).value();
+  for (auto _ : state) benchmark::DoNotOptimize(gen->next().value());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_UlidGenerator_NextOnly);
+
 // libuuid's random UUID with its text, the same work as BM_UuidV4_NewText.
 void BM_Libuuid_RandomText(benchmark::State& state) {
   new_with_text(state, [](char* out) {

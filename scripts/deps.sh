@@ -8,6 +8,8 @@ packages=(
   libcli11-dev nlohmann-json3-dev # CLI parsing, JSON output
   libgtest-dev libgmock-dev       # tests
   libbenchmark-dev uuid-dev       # benchmarks (libuuid is the measured peer)
+  clang-14 libfuzzer-14-dev       # fuzz targets
+  python3                         # cross-checks UUIDs with Python's uuid module
 )
 
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds and runs the whole test suite: Release, ASan+UBSan, TSan (concurrency
-# tests), and a consumer project that uses the installed package.
+# Builds and runs the whole test suite: Release, ASan+UBSan (both replay the fuzz
+# corpus), TSan (concurrency tests), the libFuzzer targets over their corpus, and a
+# consumer project that uses the installed package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +33,9 @@ step "tsan: concurrency tests"
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan --target core_concurrency_test formats_concurrency_test
 run_ctest tsan
+
+step "fuzz: libFuzzer targets (clang-14, ASan+UBSan) over the checked-in corpus"
+bash scripts/fuzz.sh
 
 step "install and build a consumer with find_package(idforge)"
 rm -rf build/install build/consumer

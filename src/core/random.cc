@@ -15,8 +15,6 @@ namespace {
 constexpr int kDoubleRounds = 6;  // ChaCha12.
 constexpr std::array<std::uint32_t, 4> kSigma = {0x61707865, 0x3320646e, 0x79622d32, 0x6b206574};
 
-constexpr std::uint32_t rotl(std::uint32_t v, int n) { return (v << n) | (v >> (32 - n)); }
-
 std::uint32_t load_le32(const std::uint8_t* p) {
   return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 | std::uint32_t{p[3]} << 24;
 }
@@ -25,43 +23,44 @@ void store_le32(std::uint32_t v, std::uint8_t* p) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
 }
 
-// Computes `Lanes` consecutive blocks for counters counter, counter+1, … into `out`.
-// The state is laid out word-major (x[word][lane]) so the compiler runs the lanes
-// side by side in vector registers.
-template <std::size_t Lanes>
-void chacha_blocks(const std::array<std::uint32_t, 8>& key, std::uint64_t counter, std::uint8_t* out) {
-  std::uint32_t input[16][Lanes];
-  for (std::size_t l = 0; l < Lanes; ++l) {
-    for (std::size_t w = 0; w < 4; ++w) input[w][l] = kSigma[w];
-    for (std::size_t w = 0; w < 8; ++w) input[4 + w][l] = key[w];
-    const std::uint64_t c = counter + l;
-    input[12][l] = static_cast<std::uint32_t>(c);
-    input[13][l] = static_cast<std::uint32_t>(c >> 32);
-    input[14][l] = 0;
-    input[15][l] = 0;
+// Four 32-bit lanes: one state word of four blocks side by side (SSE2 on x86-64).
+typedef std::uint32_t Lanes __attribute__((vector_size(16)));
+
+inline Lanes rotl(Lanes v, int n) { return (v << n) | (v >> (32 - n)); }
+
+inline void quarter(Lanes& a, Lanes& b, Lanes& c, Lanes& d) {
+  a += b; d = rotl(d ^ a, 16);
+  c += d; b = rotl(b ^ c, 12);
+  a += b; d = rotl(d ^ a, 8);
+  c += d; b = rotl(b ^ c, 7);
+}
+
+// Computes the four blocks for counters counter .. counter+3 into out[0, 256).
+void chacha_blocks4(const std::array<std::uint32_t, 8>& key, std::uint64_t counter, std::uint8_t* out) {
+  Lanes input[16];
+  for (std::size_t w = 0; w < 4; ++w) input[w] = Lanes{} + kSigma[w];
+  for (std::size_t w = 0; w < 8; ++w) input[4 + w] = Lanes{} + key[w];
+  for (std::uint32_t l = 0; l < 4; ++l) {
+    input[12][l] = static_cast<std::uint32_t>(counter + l);
+    input[13][l] = static_cast<std::uint32_t>((counter + l) >> 32);
   }
-  std::uint32_t x[16][Lanes];
-  std::memcpy(x, input, sizeof x);
-  auto quarter = [&x](int a, int b, int c, int d) {
-    for (std::size_t l = 0; l < Lanes; ++l) {
-      x[a][l] += x[b][l]; x[d][l] = rotl(x[d][l] ^ x[a][l], 16);
-      x[c][l] += x[d][l]; x[b][l] = rotl(x[b][l] ^ x[c][l], 12);
-      x[a][l] += x[b][l]; x[d][l] = rotl(x[d][l] ^ x[a][l], 8);
-      x[c][l] += x[d][l]; x[b][l] = rotl(x[b][l] ^ x[c][l], 7);
-    }
-  };
+  input[14] = Lanes{};
+  input[15] = Lanes{};
+  Lanes x[16];
+  for (std::size_t w = 0; w < 16; ++w) x[w] = input[w];
   for (int round = 0; round < kDoubleRounds; ++round) {
-    quarter(0, 4, 8, 12);
-    quarter(1, 5, 9, 13);
-    quarter(2, 6, 10, 14);
-    quarter(3, 7, 11, 15);
-    quarter(0, 5, 10, 15);
-    quarter(1, 6, 11, 12);
-    quarter(2, 7, 8, 13);
-    quarter(3, 4, 9, 14);
+    quarter(x[0], x[4], x[8], x[12]);
+    quarter(x[1], x[5], x[9], x[13]);
+    quarter(x[2], x[6], x[10], x[14]);
+    quarter(x[3], x[7], x[11], x[15]);
+    quarter(x[0], x[5], x[10], x[15]);
+    quarter(x[1], x[6], x[11], x[12]);
+    quarter(x[2], x[7], x[8], x[13]);
+    quarter(x[3], x[4], x[9], x[14]);
   }
-  for (std::size_t l = 0; l < Lanes; ++l) {
-    for (std::size_t w = 0; w < 16; ++w) store_le32(x[w][l] + input[w][l], out + 64 * l + 4 * w);
+  for (std::size_t w = 0; w < 16; ++w) {
+    const Lanes sum = x[w] + input[w];
+    for (std::size_t l = 0; l < 4; ++l) store_le32(sum[l], out + 64 * l + 4 * w);
   }
 }
 
@@ -69,7 +68,9 @@ void chacha_blocks(const std::array<std::uint32_t, 8>& key, std::uint64_t counte
 
 void chacha12_block(const std::array<std::uint32_t, 8>& key, std::uint64_t counter,
                     std::array<std::uint8_t, 64>& out) {
-  chacha_blocks<1>(key, counter, out.data());
+  std::uint8_t four[256];
+  chacha_blocks4(key, counter, four);
+  std::memcpy(out.data(), four, out.size());
 }
 
 void ChaChaStream::rekey(std::span<const std::uint8_t, kKeyBytes> key) {
@@ -81,7 +82,7 @@ void ChaChaStream::rekey(std::span<const std::uint8_t, kKeyBytes> key) {
 // Fast key erasure: the first 32 bytes of each refill become the next key and are
 // wiped; the key changes with every refill, so the block counter can stay at 0.
 void ChaChaStream::refill() {
-  chacha_blocks<kBlocks>(key_, 0, buffer_.data());
+  chacha_blocks4(key_, 0, buffer_.data());
   for (std::size_t w = 0; w < key_.size(); ++w) key_[w] = load_le32(buffer_.data() + 4 * w);
   std::memset(buffer_.data(), 0, kKeyBytes);
   used_ = kKeyBytes;

@@ -1,11 +1,18 @@
 #include "formats/bytes.h"
 
+#include <cstring>
 #include <string>
 
 namespace idforge::detail {
 namespace {
 
-constexpr char kHexDigits[] = "0123456789abcdef";
+// Each byte's two lowercase hex digits.
+constexpr std::array<std::array<char, 2>, 256> kHexPairs = [] {
+  constexpr char kDigits[] = "0123456789abcdef";
+  std::array<std::array<char, 2>, 256> t{};
+  for (std::size_t b = 0; b < 256; ++b) t[b] = {kDigits[b >> 4], kDigits[b & 15]};
+  return t;
+}();
 
 // The value of each hex digit, or 0xff.
 constexpr std::array<std::uint8_t, 256> kHexValue = [] {
@@ -23,18 +30,25 @@ constexpr std::array<std::uint8_t, 256> kHexValue = [] {
 
 char* hex_to(std::span<const std::uint8_t> bytes, char* out) {
   for (std::uint8_t b : bytes) {
-    *out++ = kHexDigits[b >> 4];
-    *out++ = kHexDigits[b & 15];
+    std::memcpy(out, kHexPairs[b].data(), 2);
+    out += 2;
   }
   return out;
 }
 
 int parse_hex(std::string_view text, std::span<std::uint8_t> out) {
+  // Decode everything, then check once: an invalid digit reads as 0xff, which has
+  // bits a hex digit never has.
+  std::uint8_t seen = 0;
   for (std::size_t i = 0; i < out.size(); ++i) {
     const std::uint8_t hi = kHexValue[static_cast<unsigned char>(text[2 * i])];
     const std::uint8_t lo = kHexValue[static_cast<unsigned char>(text[2 * i + 1])];
-    if ((hi | lo) == 0xff || hi > 15 || lo > 15) return static_cast<int>(2 * i + (hi > 15 ? 0 : 1));
-    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+    seen |= hi | lo;
+    out[i] = static_cast<std::uint8_t>(hi << 4 | (lo & 15));
+  }
+  if ((seen & 0xf0) == 0) return -1;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (kHexValue[static_cast<unsigned char>(text[i])] == 0xff) return static_cast<int>(i);
   }
   return -1;
 }

@@ -24,10 +24,6 @@ constexpr std::array<std::uint8_t, 256> kValue = [] {
 
 constexpr std::string_view kStampSpec = "time:47-seq:15/tick=1ms/epoch=0";
 
-u128 to_u128(const std::array<std::uint8_t, 16>& bytes) {
-  return u128{detail::load_be(bytes.data(), 8)} << 64 | detail::load_be(bytes.data() + 8, 8);
-}
-
 void from_u128(u128 v, std::array<std::uint8_t, 16>& bytes) {
   detail::store_be(static_cast<std::uint64_t>(v >> 64), bytes.data(), 8);
   detail::store_be(static_cast<std::uint64_t>(v), bytes.data() + 8, 8);
@@ -49,10 +45,21 @@ Result<Ulid> Ulid::random(std::int64_t unix_ms, Random& random) {
 }
 
 char* format_to(const Ulid& ulid, char* out) {
-  const u128 v = to_u128(ulid.bytes);
+  // Character i holds bits [5(25-i), 5(25-i)+5) of the 130-bit zero-padded value;
+  // with constant shifts once unrolled.
+  const std::uint64_t hi = detail::load_be(ulid.bytes.data(), 8);
+  const std::uint64_t lo = detail::load_be(ulid.bytes.data() + 8, 8);
   for (int i = 0; i < static_cast<int>(kUlidTextLength); ++i) {
     const int shift = 5 * (static_cast<int>(kUlidTextLength) - 1 - i);
-    out[i] = kAlphabet[static_cast<unsigned>(v >> shift) & 31];
+    std::uint64_t bits;
+    if (shift >= 64) {
+      bits = hi >> (shift - 64);
+    } else if (shift > 59) {
+      bits = lo >> shift | hi << (64 - shift);
+    } else {
+      bits = lo >> shift;
+    }
+    out[i] = kAlphabet[bits & 31];
   }
   return out + kUlidTextLength;
 }
@@ -67,21 +74,36 @@ Result<Ulid> parse_ulid(std::string_view text) {
   if (text.size() != kUlidTextLength) {
     return Error(Errc::invalid_argument, detail::not_a("a ULID", text, detail::wrong_length(text.size(), 26)));
   }
-  u128 v = 0;
-  for (std::size_t i = 0; i < kUlidTextLength; ++i) {
-    const std::uint8_t d = kValue[static_cast<unsigned char>(text[i])];
-    if (d == 0xff) {
-      return Error(Errc::invalid_argument,
-                   detail::not_a("a ULID", text, detail::bad_char(text, i, "Crockford base32 (0-9, A-Z without I L O U)")));
+  // Three independent runs, so the shifts do not wait on each other: characters
+  // 0-12 (63 bits), 13 (5 bits) and 14-25 (60 bits). An invalid character reads as
+  // 0xff, which sets bits no valid one has.
+  auto run = [&text](std::size_t from, std::size_t to, std::uint8_t& seen) {
+    std::uint64_t v = 0;
+    for (std::size_t i = from; i < to; ++i) {
+      const std::uint8_t d = kValue[static_cast<unsigned char>(text[i])];
+      seen |= d;
+      v = v << 5 | (d & 31);
     }
-    v = v << 5 | d;
+    return v;
+  };
+  std::uint8_t seen = 0;
+  const std::uint64_t top = run(0, 13, seen);
+  const std::uint64_t middle = run(13, 14, seen);
+  const std::uint64_t low = run(14, 26, seen);
+  if (seen & 0xe0) {
+    for (std::size_t i = 0; i < kUlidTextLength; ++i) {
+      if (kValue[static_cast<unsigned char>(text[i])] == 0xff) {
+        return Error(Errc::invalid_argument, detail::not_a("a ULID", text,
+                                                           detail::bad_char(text, i, "Crockford base32 (0-9, A-Z without I L O U)")));
+      }
+    }
   }
   if (kValue[static_cast<unsigned char>(text[0])] > 7) {
     return Error(Errc::invalid_argument,
                  detail::not_a("a ULID", text, "it is above 7ZZZZZZZZZZZZZZZZZZZZZZZZZ, the largest ULID"));
   }
   Ulid u;
-  from_u128(v, u.bytes);
+  from_u128(u128{top} << 65 | u128{middle} << 60 | low, u.bytes);
   return u;
 }
 
