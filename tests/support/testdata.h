@@ -2,7 +2,9 @@
 #ifndef IDFORGE_TESTS_SUPPORT_TESTDATA_H_
 #define IDFORGE_TESTS_SUPPORT_TESTDATA_H_
 
+#include <cstdint>
 #include <fstream>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -24,6 +26,14 @@ inline std::vector<std::vector<std::string>> read_records(const std::string& nam
     records.push_back(record);
   }
   return records;
+}
+
+// Bytes as lowercase hex.
+inline std::string hex(std::span<const std::uint8_t> bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string s;
+  for (std::uint8_t b : bytes) s += {kDigits[b >> 4], kDigits[b & 15]};
+  return s;
 }
 
 }  // namespace idforge::testing

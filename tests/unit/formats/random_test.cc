@@ -11,16 +11,12 @@
 
 #include "idforge/random.h"
 #include "idforge/uuid.h"
+#include "support/testdata.h"
 
 namespace idforge {
 namespace {
 
-std::string hex(std::span<const std::uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string s;
-  for (std::uint8_t b : bytes) s += {kDigits[b >> 4], kDigits[b & 15]};
-  return s;
-}
+using testing::hex;
 
 TEST(ChaCha12, ZeroKeyBlockMatchesTheReferenceKeystream) {
   // The first 32 bytes of ChaCha12 with an all-zero key, nonce and counter, as the

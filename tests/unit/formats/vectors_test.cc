@@ -11,12 +11,7 @@
 namespace idforge {
 namespace {
 
-std::string hex(std::span<const std::uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string s;
-  for (std::uint8_t b : bytes) s += {kDigits[b >> 4], kDigits[b & 15]};
-  return s;
-}
+using testing::hex;
 
 struct Vector {
   std::string format, text, bytes, unix_ms;
