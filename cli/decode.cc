@@ -88,12 +88,11 @@ std::vector<Column> columns(const DecodedId& d, const Layout& layout) {
 }
 
 // The ID in its canonical text: decimal for Snowflake, the format's own otherwise.
-std::string canonical(const DecodedId& d, std::string_view input) {
-  if (d.format == Format::snowflake) return encode(std::get<std::uint64_t>(d.value), Encoding::decimal);
+std::string canonical(const DecodedId& d) {
   return std::visit(
-      [&input](const auto& v) -> std::string {
+      [](const auto& v) -> std::string {
         if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::uint64_t>) {
-          return std::string(input);
+          return encode(v, Encoding::decimal);
         } else {
           return to_string(v);
         }
@@ -132,7 +131,7 @@ class Printer {
   void print(const DecodedId& d, std::string_view input) {
     const std::vector<Column> cols = columns(d, layout_);
     const bool future = d.unix_ms && *d.unix_ms > clock_.wall_ns() / 1'000'000;
-    const std::string id = canonical(d, input);
+    const std::string id = canonical(d);
     if (json_) {
       nlohmann::ordered_json j;
       j["id"] = id;

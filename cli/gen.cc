@@ -135,13 +135,12 @@ Result<std::optional<std::uint64_t>> flake128_worker(const GenOptions& options, 
     } else {
       return Error(Errc::invalid_argument, "unexpected argument '" + extras[i] + "'; flake128 takes --worker N");
     }
-    const std::optional<std::uint64_t> v = parse_whole(value);
-    if (!v || *v >= kFlake128Workers || worker) {
-      return Error(Errc::invalid_argument, worker ? "give --worker once (or --node), not both"
-                                                  : "--worker '" + value + "' must be a whole number from 0 to " +
-                                                        std::to_string(kFlake128Workers - 1));
+    if (worker) return Error(Errc::invalid_argument, "give --worker once (or --node), not both");
+    worker = parse_whole(value);
+    if (!worker || *worker >= kFlake128Workers) {
+      return Error(Errc::invalid_argument, "--worker '" + value + "' must be a whole number from 0 to " +
+                                               std::to_string(kFlake128Workers - 1));
     }
-    worker = v;
   }
   return worker;
 }

@@ -15,8 +15,11 @@ for fuzzer in build/fuzz/fuzz/*_fuzzer; do
   target=$(basename "$fuzzer" _fuzzer)
   corpus="fuzz/corpus/$target"
   if [ "$seconds" -eq 0 ]; then
-    "$fuzzer" -runs=0 "$corpus" 2>&1 | grep -E "INITED|Done|ERROR" || true
-    "$fuzzer" -runs=0 "$corpus" >/dev/null 2>&1
+    if ! log=$("$fuzzer" -runs=0 "$corpus" 2>&1); then
+      printf '%s\n' "$log" >&2
+      exit 1
+    fi
+    printf '%s: %s\n' "$target" "$(grep -E '^Done' <<<"$log")"
   else
     work="build/fuzz/work/$target"
     rm -rf "$work" && mkdir -p "$work"

@@ -63,6 +63,17 @@ std::string not_a(std::string_view what, std::string_view text, std::string_view
   return std::string("'").append(shown).append("' is not ").append(what).append(": ").append(why);
 }
 
+Result<void> parse_hex_id(std::string_view text, std::span<std::uint8_t> out, std::string_view what) {
+  if (text.size() != 2 * out.size()) {
+    return Error(Errc::invalid_argument, not_a(what, text, wrong_length(text.size(), 2 * out.size())));
+  }
+  if (int bad = parse_hex(text, out); bad >= 0) {
+    return Error(Errc::invalid_argument,
+                 not_a(what, text, bad_char(text, static_cast<std::size_t>(bad), "a hex digit")));
+  }
+  return {};
+}
+
 std::string wrong_length(std::size_t got, std::size_t want) {
   return "it is " + std::to_string(got) + " characters long, not " + std::to_string(want);
 }

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "idforge/result.h"
+
 namespace idforge::detail {
 
 // Writes `bytes` as lowercase hex (2 characters each) at `out`; returns the end.
@@ -31,6 +33,18 @@ inline std::uint64_t load_be(const std::uint8_t* in, int n) {
 // "'<text>' is not <what>: <why>" (`what` with its article: "a ULID"), with the
 // text shortened when long and control characters shown as '?'.
 std::string not_a(std::string_view what, std::string_view text, std::string_view why);
+
+// A value's text of `length` characters, as its format_to writes it.
+template <class T>
+std::string text_of(const T& value, std::size_t length) {
+  std::string s(length, '\0');
+  format_to(value, s.data());
+  return s;
+}
+
+// Parses `text` as exactly 2 × out.size() hex digits of either case, or fails with
+// invalid_argument saying it is not `what` ("an ObjectId") and why.
+Result<void> parse_hex_id(std::string_view text, std::span<std::uint8_t> out, std::string_view what);
 
 // "it is <got> characters long, not <want>".
 std::string wrong_length(std::size_t got, std::size_t want);

@@ -25,22 +25,11 @@ Flake128 Flake128::compose(std::int64_t unix_ms, std::uint64_t worker, std::uint
 
 char* format_to(const Flake128& id, char* out) { return detail::hex_to(id.bytes, out); }
 
-std::string to_string(const Flake128& id) {
-  std::string s(kFlake128TextLength, '\0');
-  format_to(id, s.data());
-  return s;
-}
+std::string to_string(const Flake128& id) { return detail::text_of(id, kFlake128TextLength); }
 
 Result<Flake128> parse_flake128(std::string_view text) {
-  if (text.size() != kFlake128TextLength) {
-    return Error(Errc::invalid_argument,
-                 detail::not_a("a flake-128 ID", text, detail::wrong_length(text.size(), kFlake128TextLength)));
-  }
   Flake128 id;
-  if (int bad = detail::parse_hex(text, id.bytes); bad >= 0) {
-    return Error(Errc::invalid_argument, detail::not_a("a flake-128 ID", text,
-                                                       detail::bad_char(text, static_cast<std::size_t>(bad), "a hex digit")));
-  }
+  if (Result<void> parsed = detail::parse_hex_id(text, id.bytes, "a flake-128 ID"); !parsed) return parsed.error();
   return id;
 }
 

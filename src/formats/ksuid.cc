@@ -61,11 +61,7 @@ char* format_to(const Ksuid& ksuid, char* out) {
   return out + kKsuidTextLength;
 }
 
-std::string to_string(const Ksuid& ksuid) {
-  std::string s(kKsuidTextLength, '\0');
-  format_to(ksuid, s.data());
-  return s;
-}
+std::string to_string(const Ksuid& ksuid) { return detail::text_of(ksuid, kKsuidTextLength); }
 
 Result<Ksuid> parse_ksuid(std::string_view text) {
   if (text.size() != kKsuidTextLength) {

@@ -14,22 +14,11 @@ std::int64_t ObjectId::unix_seconds() const { return static_cast<std::int64_t>(d
 
 char* format_to(const ObjectId& id, char* out) { return detail::hex_to(id.bytes, out); }
 
-std::string to_string(const ObjectId& id) {
-  std::string s(kObjectIdTextLength, '\0');
-  format_to(id, s.data());
-  return s;
-}
+std::string to_string(const ObjectId& id) { return detail::text_of(id, kObjectIdTextLength); }
 
 Result<ObjectId> parse_object_id(std::string_view text) {
-  if (text.size() != kObjectIdTextLength) {
-    return Error(Errc::invalid_argument,
-                 detail::not_a("an ObjectId", text, detail::wrong_length(text.size(), kObjectIdTextLength)));
-  }
   ObjectId id;
-  if (int bad = detail::parse_hex(text, id.bytes); bad >= 0) {
-    return Error(Errc::invalid_argument,
-                 detail::not_a("an ObjectId", text, detail::bad_char(text, static_cast<std::size_t>(bad), "a hex digit")));
-  }
+  if (Result<void> parsed = detail::parse_hex_id(text, id.bytes, "an ObjectId"); !parsed) return parsed.error();
   return id;
 }
 

@@ -64,11 +64,7 @@ char* format_to(const Ulid& ulid, char* out) {
   return out + kUlidTextLength;
 }
 
-std::string to_string(const Ulid& ulid) {
-  std::string s(kUlidTextLength, '\0');
-  format_to(ulid, s.data());
-  return s;
-}
+std::string to_string(const Ulid& ulid) { return detail::text_of(ulid, kUlidTextLength); }
 
 Result<Ulid> parse_ulid(std::string_view text) {
   if (text.size() != kUlidTextLength) {

@@ -42,11 +42,7 @@ char* format_to(const Uuid& uuid, char* out) {
   return out;
 }
 
-std::string to_string(const Uuid& uuid) {
-  std::string s(kUuidTextLength, '\0');
-  format_to(uuid, s.data());
-  return s;
-}
+std::string to_string(const Uuid& uuid) { return detail::text_of(uuid, kUuidTextLength); }
 
 Result<Uuid> parse_uuid(std::string_view text, std::optional<int> version) {
   if (text.size() != kUuidTextLength) {

@@ -2,6 +2,9 @@
 // order, the per-tick counter start, rollback and overflow under the time policy.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "idforge/flake128.h"
@@ -233,6 +236,40 @@ TEST(Flake128, RefusesAWorkerWiderThan48Bits) {
   Result<std::unique_ptr<Flake128Generator>> gen = Flake128Generator::create({}, clock, worker);
   ASSERT_FALSE(gen);
   EXPECT_EQ(gen.error().code(), Errc::invalid_argument);
+}
+
+// Runs `child` in a forked process and returns its exit code.
+template <class Child>
+int in_child(Child&& child) {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(child());
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(WideGenerators, AForkedChildMakesItsOwnGenerator) {
+  SystemClock clock;
+  auto parent = ObjectIdGenerator::create({}, clock, SystemRandom::instance()).value();
+  const ObjectId before = parent->next().value();
+  std::array<std::uint8_t, 5> child_process{};
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const int code = in_child([&] {
+    // The inherited generator refuses; a new one draws a new process value.
+    Result<ObjectId> inherited = parent->next();
+    if (inherited || inherited.error().code() != Errc::lease_lost) return 3;
+    auto own = ObjectIdGenerator::create({}, clock, SystemRandom::instance());
+    if (!own) return 4;
+    const ObjectId id = (*own)->next().value();
+    return ::write(fds[1], id.bytes.data() + 4, 5) == 5 ? 0 : 5;
+  });
+  ::close(fds[1]);
+  ASSERT_EQ(code, 0);
+  ASSERT_EQ(::read(fds[0], child_process.data(), 5), 5);
+  ::close(fds[0]);
+  EXPECT_FALSE(std::equal(child_process.begin(), child_process.end(), before.bytes.begin() + 4));
+  EXPECT_TRUE(parent->next()) << "the parent keeps its generator";
 }
 
 TEST(WideGenerators, PolicyOutOfRangeIsRefused) {

@@ -111,7 +111,7 @@ TEST(Decoder, ExplainsWhyNothingFits) {
   refused(decode("8ZZZZZZZZZZZZZZZZZZZZZZZZZ", Layout::twitter()), "above 7ZZZ");
   refused(decode("hello, world", Layout::twitter()), "not in its alphabet");
   refused(decode(std::string(50, 'x'), Layout::twitter()), "50 characters long");
-  refused(decode("", Layout::twitter()), "");
+  refused(decode("", Layout::twitter()), "not a dec ID");
 }
 
 }  // namespace
