@@ -90,8 +90,8 @@ BENCHMARK(BM_ObjectId_NewText);
 
 void BM_Ksuid_NewText(benchmark::State& state) {
   SystemClock clock;
-  KsuidGenerator gen(clock, SystemRandom::instance());
-  new_with_text(state, [&gen](char* out) { return format_to(gen.next().value(), out); });
+  auto gen = KsuidGenerator::create({}, clock, SystemRandom::instance()).value();
+  new_with_text(state, [&gen](char* out) { return format_to(gen->next().value(), out); });
 }
 BENCHMARK(BM_Ksuid_NewText);
 

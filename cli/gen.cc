@@ -191,10 +191,8 @@ int run_gen_wide(CLI::App& app, const GenOptions& options, Format format) {
       UuidV4Source source{random};
       return print_wide(options.count, source);
     }
-    case Format::ksuid: {
-      KsuidGenerator ksuids(clock, random);
-      return print_wide(options.count, ksuids);
-    }
+    case Format::ksuid:
+      return run(KsuidGenerator::create(policy, clock, random));
     case Format::flake128:
       return run_flake128(app, options, policy, clock);
     case Format::snowflake:

@@ -7,7 +7,12 @@
 // "aWgEPTl1tmebfsQzFP4bxwgy80V" (2^160 − 1). KSUIDs reach 2150-06-19.
 //
 // KSUIDs are ordered by their second only; within a second they are random, as the
-// spec makes them. KsuidGenerator needs no state beyond its clock and randomness.
+// spec makes them. KsuidGenerator takes its seconds from the core's time model
+// (TimePolicy): they never go back within a generator, a clock rollback within
+// max_lead is ridden through, a longer one fails with clock_regressed, a clock
+// before 2014-05-13 fails with clock_regressed and one past 2150-06-19 with
+// time_exhausted. Like every time-ordered generator it refuses to run in a child
+// after fork() (lease_lost): create one in the child.
 //
 // Thread safety: Ksuid is a value; KsuidGenerator::next() may be called from many
 // threads at once when its Random may (SystemRandom may).
@@ -15,22 +20,28 @@
 // Example:
 //
 //   idforge::SystemClock clock;
-//   idforge::KsuidGenerator ksuids(clock, idforge::SystemRandom::instance());
-//   idforge::Result<idforge::Ksuid> ksuid = ksuids.next();
+//   auto ksuids = idforge::KsuidGenerator::create({}, clock, idforge::SystemRandom::instance());
+//   idforge::Result<idforge::Ksuid> ksuid = (*ksuids)->next();
 #ifndef IDFORGE_KSUID_H_
 #define IDFORGE_KSUID_H_
 
 #include <array>
 #include <compare>
+#include <memory>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "idforge/clock.h"
+#include "idforge/formats.h"
 #include "idforge/random.h"
 #include "idforge/result.h"
 
 namespace idforge {
+
+namespace detail {
+class Stamps;
+}  // namespace detail
 
 inline constexpr std::size_t kKsuidTextLength = 27;
 // The KSUID epoch, in Unix seconds.
@@ -58,15 +69,19 @@ Result<Ksuid> parse_ksuid(std::string_view text);
 
 class KsuidGenerator {
  public:
-  // REQUIRES: `clock` and `random` outlive the generator.
-  KsuidGenerator(Clock& clock, Random& random) : clock_(clock), random_(random) {}
+  // REQUIRES: `clock` and `random` outlive the generator. Fails with
+  // invalid_argument for a policy out of range.
+  static Result<std::unique_ptr<KsuidGenerator>> create(const TimePolicy& policy, Clock& clock, Random& random);
+  ~KsuidGenerator();
 
-  // A KSUID of the clock's current second; invalid_argument when the clock is
-  // outside the KSUID's range.
+  // A KSUID of the current second with a fresh random payload; fails as the file
+  // comment says.
   Result<Ksuid> next();
 
  private:
-  Clock& clock_;
+  KsuidGenerator(std::unique_ptr<detail::Stamps> stamps, Random& random);
+
+  std::unique_ptr<detail::Stamps> stamps_;
   Random& random_;
 };
 

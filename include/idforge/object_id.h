@@ -74,7 +74,7 @@ class ObjectIdGenerator {
   explicit ObjectIdGenerator(std::unique_ptr<detail::Stamps> stamps);
 
   std::unique_ptr<detail::Stamps> stamps_;
-  std::array<std::uint8_t, 5> process_{};
+  ObjectId base_;  // The process's random value in bytes 4-8; the rest is filled per ID.
   std::uint32_t counter_start_ = 0;
 };
 

@@ -64,7 +64,7 @@ namespace detail {
 class ChaChaStream {
  public:
   static constexpr std::size_t kBlockBytes = 64;
-  static constexpr std::size_t kBlocks = 4;
+  static constexpr std::size_t kBlocks = 8;
   static constexpr std::size_t kKeyBytes = 32;
 
   void rekey(std::span<const std::uint8_t, kKeyBytes> key);
@@ -74,6 +74,9 @@ class ChaChaStream {
 
  private:
   void refill();
+  void fill_across_refills(std::span<std::uint8_t> out);
+  // Copies the next `n` buffered bytes to `out` and wipes them from the buffer.
+  void take(std::uint8_t* out, std::size_t n);
 
   std::array<std::uint32_t, 8> key_{};
   std::array<std::uint8_t, kBlockBytes * kBlocks> buffer_{};

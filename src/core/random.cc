@@ -1,11 +1,12 @@
 #include "idforge/random.h"
 
+#include <pthread.h>
 #include <sys/random.h>
 
+#include <bit>
 #include <cerrno>
 #include <cstring>
 
-#include "core/fork.h"
 #include "idforge/result.h"
 
 namespace idforge {
@@ -19,28 +20,36 @@ std::uint32_t load_le32(const std::uint8_t* p) {
   return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 | std::uint32_t{p[3]} << 24;
 }
 
-void store_le32(std::uint32_t v, std::uint8_t* p) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
+// One state word of kBlocks blocks side by side, a 32-bit lane each.
+constexpr std::size_t kLanes = ChaChaStream::kBlocks;
+typedef std::uint32_t Lanes __attribute__((vector_size(4 * kLanes)));
+
+// On x86-64 the block function is built twice and chosen at load time: with AVX2
+// the eight lanes are one register; without it, two SSE2 registers.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define IDFORGE_CHACHA_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define IDFORGE_CHACHA_CLONES
+#endif
+
+// Lanes pass by reference only: a 32-byte vector passed by value would differ in
+// ABI between the AVX2 and the default build (GCC's -Wpsabi).
+[[gnu::always_inline]] inline void rotate_left(Lanes& v, int n) { v = (v << n) | (v >> (32 - n)); }
+
+[[gnu::always_inline]] inline void quarter(Lanes& a, Lanes& b, Lanes& c, Lanes& d) {
+  a += b; d ^= a; rotate_left(d, 16);
+  c += d; b ^= c; rotate_left(b, 12);
+  a += b; d ^= a; rotate_left(d, 8);
+  c += d; b ^= c; rotate_left(b, 7);
 }
 
-// Four 32-bit lanes: one state word of four blocks side by side (SSE2 on x86-64).
-typedef std::uint32_t Lanes __attribute__((vector_size(16)));
-
-inline Lanes rotl(Lanes v, int n) { return (v << n) | (v >> (32 - n)); }
-
-inline void quarter(Lanes& a, Lanes& b, Lanes& c, Lanes& d) {
-  a += b; d = rotl(d ^ a, 16);
-  c += d; b = rotl(b ^ c, 12);
-  a += b; d = rotl(d ^ a, 8);
-  c += d; b = rotl(b ^ c, 7);
-}
-
-// Computes the four blocks for counters counter .. counter+3 into out[0, 256).
-void chacha_blocks4(const std::array<std::uint32_t, 8>& key, std::uint64_t counter, std::uint8_t* out) {
+// Computes the kBlocks blocks for counters counter, counter + 1, … into
+// out[0, 64 · kBlocks).
+IDFORGE_CHACHA_CLONES void chacha_blocks(const std::array<std::uint32_t, 8>& key, std::uint64_t counter, std::uint8_t* out) {
   Lanes input[16];
   for (std::size_t w = 0; w < 4; ++w) input[w] = Lanes{} + kSigma[w];
   for (std::size_t w = 0; w < 8; ++w) input[4 + w] = Lanes{} + key[w];
-  for (std::uint32_t l = 0; l < 4; ++l) {
+  for (std::uint32_t l = 0; l < kLanes; ++l) {
     input[12][l] = static_cast<std::uint32_t>(counter + l);
     input[13][l] = static_cast<std::uint32_t>((counter + l) >> 32);
   }
@@ -59,8 +68,11 @@ void chacha_blocks4(const std::array<std::uint32_t, 8>& key, std::uint64_t count
     quarter(x[3], x[4], x[9], x[14]);
   }
   for (std::size_t w = 0; w < 16; ++w) {
-    const Lanes sum = x[w] + input[w];
-    for (std::size_t l = 0; l < 4; ++l) store_le32(sum[l], out + 64 * l + 4 * w);
+    Lanes sum = x[w] + input[w];
+    if constexpr (std::endian::native == std::endian::big) {
+      for (std::size_t l = 0; l < kLanes; ++l) sum[l] = __builtin_bswap32(sum[l]);
+    }
+    for (std::size_t l = 0; l < kLanes; ++l) std::memcpy(out + 64 * l + 4 * w, &sum[l], 4);
   }
 }
 
@@ -68,9 +80,9 @@ void chacha_blocks4(const std::array<std::uint32_t, 8>& key, std::uint64_t count
 
 void chacha12_block(const std::array<std::uint32_t, 8>& key, std::uint64_t counter,
                     std::array<std::uint8_t, 64>& out) {
-  std::uint8_t four[256];
-  chacha_blocks4(key, counter, four);
-  std::memcpy(out.data(), four, out.size());
+  std::uint8_t blocks[ChaChaStream::kBlockBytes * kLanes];
+  chacha_blocks(key, counter, blocks);
+  std::memcpy(out.data(), blocks, out.size());
 }
 
 void ChaChaStream::rekey(std::span<const std::uint8_t, kKeyBytes> key) {
@@ -82,20 +94,44 @@ void ChaChaStream::rekey(std::span<const std::uint8_t, kKeyBytes> key) {
 // Fast key erasure: the first 32 bytes of each refill become the next key and are
 // wiped; the key changes with every refill, so the block counter can stay at 0.
 void ChaChaStream::refill() {
-  chacha_blocks4(key_, 0, buffer_.data());
+  chacha_blocks(key_, 0, buffer_.data());
   for (std::size_t w = 0; w < key_.size(); ++w) key_[w] = load_le32(buffer_.data() + 4 * w);
   std::memset(buffer_.data(), 0, kKeyBytes);
   used_ = kKeyBytes;
 }
 
+void ChaChaStream::take(std::uint8_t* out, std::size_t n) {
+  std::uint8_t* from = buffer_.data() + used_;
+  used_ += n;
+  if (n >= 8 && n <= 16) {
+    // The common sizes (an ID's random part) as two overlapping 8-byte moves,
+    // without a call to memcpy and memset.
+    std::uint64_t head, tail;
+    const std::uint64_t zero = 0;
+    std::memcpy(&head, from, 8);
+    std::memcpy(&tail, from + n - 8, 8);
+    std::memcpy(out, &head, 8);
+    std::memcpy(out + n - 8, &tail, 8);
+    std::memcpy(from, &zero, 8);
+    std::memcpy(from + n - 8, &zero, 8);
+    return;
+  }
+  std::memcpy(out, from, n);
+  std::memset(from, 0, n);
+}
+
 void ChaChaStream::fill(std::span<std::uint8_t> out) {
+  if (out.size() > buffer_.size() - used_) [[unlikely]] return fill_across_refills(out);
+  take(out.data(), out.size());
+  produced_ += out.size();
+}
+
+void ChaChaStream::fill_across_refills(std::span<std::uint8_t> out) {
   std::size_t done = 0;
   while (done < out.size()) {
     if (used_ == buffer_.size()) refill();
     const std::size_t n = std::min(out.size() - done, buffer_.size() - used_);
-    std::memcpy(out.data() + done, buffer_.data() + used_, n);
-    std::memset(buffer_.data() + used_, 0, n);
-    used_ += n;
+    take(out.data() + done, n);
     done += n;
   }
   produced_ += out.size();
@@ -107,12 +143,16 @@ namespace {
 
 constexpr std::uint64_t kReseedBytes = 1 << 20;
 
+// Each thread's stream. `reseed_at` is 0 until the first seeding and again in a
+// child after fork() (only the forking thread lives on in the child, and the
+// handler runs on it), so one comparison on the fast path covers first use, the
+// reseeding interval and fork().
 struct ThreadStream {
   detail::ChaChaStream stream;
-  std::uint64_t fork_generation = 0;
-  bool seeded = false;
+  std::uint64_t reseed_at = 0;
 
   void seed() {
+    [[maybe_unused]] static const int registered = pthread_atfork(nullptr, nullptr, forget_in_child);
     std::array<std::uint8_t, detail::ChaChaStream::kKeyBytes> key;
     std::size_t got = 0;
     while (got < key.size()) {
@@ -123,12 +163,15 @@ struct ThreadStream {
     }
     stream.rekey(key);
     std::memset(key.data(), 0, key.size());
-    fork_generation = detail::fork_generation();
-    seeded = true;
+    reseed_at = kReseedBytes;
   }
+
+  static void forget_in_child();
 };
 
 thread_local ThreadStream t_stream;
+
+void ThreadStream::forget_in_child() { t_stream.reseed_at = 0; }
 
 }  // namespace
 
@@ -139,10 +182,7 @@ SystemRandom& SystemRandom::instance() {
 
 void SystemRandom::fill(std::span<std::uint8_t> out) {
   ThreadStream& s = t_stream;
-  if (!s.seeded || s.fork_generation != detail::fork_generation() || s.stream.produced() >= kReseedBytes)
-      [[unlikely]] {
-    s.seed();
-  }
+  if (s.stream.produced() >= s.reseed_at) [[unlikely]] s.seed();
   s.stream.fill(out);
 }
 

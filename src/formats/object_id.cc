@@ -33,7 +33,7 @@ Result<std::unique_ptr<ObjectIdGenerator>> ObjectIdGenerator::create(const TimeP
   std::unique_ptr<ObjectIdGenerator> generator(new ObjectIdGenerator(std::move(*stamps)));
   std::array<std::uint8_t, 8> seed;
   random.fill(seed);
-  std::copy_n(seed.begin(), 5, generator->process_.begin());
+  std::copy_n(seed.begin(), 5, generator->base_.bytes.begin() + 4);
   generator->counter_start_ = static_cast<std::uint32_t>(detail::load_be(seed.data() + 5, 3));
   return generator;
 }
@@ -41,9 +41,8 @@ Result<std::unique_ptr<ObjectIdGenerator>> ObjectIdGenerator::create(const TimeP
 Result<ObjectId> ObjectIdGenerator::next() {
   Result<detail::Stamp> stamp = stamps_->next();
   if (!stamp) return stamp.error();
-  ObjectId id;
+  ObjectId id = base_;
   detail::store_be(static_cast<std::uint64_t>(stamp->tick_unix_ms / 1000), id.bytes.data(), 4);
-  std::copy(process_.begin(), process_.end(), id.bytes.begin() + 4);
   detail::store_be((counter_start_ + stamp->sequence) & 0xffffff, id.bytes.data() + 9, 3);
   return id;
 }

@@ -70,22 +70,24 @@ Result<Ulid> parse_ulid(std::string_view text) {
   if (text.size() != kUlidTextLength) {
     return Error(Errc::invalid_argument, detail::not_a("a ULID", text, detail::wrong_length(text.size(), 26)));
   }
-  // Three independent runs, so the shifts do not wait on each other: characters
-  // 0-12 (63 bits), 13 (5 bits) and 14-25 (60 bits). An invalid character reads as
-  // 0xff, which sets bits no valid one has.
-  auto run = [&text](std::size_t from, std::size_t to, std::uint8_t& seen) {
+  // Short independent runs, so the shifts do not wait on each other: characters
+  // 0-6 (33 bits once the first is below 8), 7-12, 13, 14-19 and 20-25 (30 bits
+  // each but the 5 of character 13). An invalid character reads as 0xff, which sets
+  // bits no valid one has; the values are then garbage, and never used.
+  const unsigned char* t = reinterpret_cast<const unsigned char*>(text.data());
+  std::uint8_t seen = 0;
+  auto run = [t, &seen](std::size_t from, std::size_t to) {
     std::uint64_t v = 0;
     for (std::size_t i = from; i < to; ++i) {
-      const std::uint8_t d = kValue[static_cast<unsigned char>(text[i])];
+      const std::uint8_t d = kValue[t[i]];
       seen |= d;
-      v = v << 5 | (d & 31);
+      v = v << 5 | d;
     }
     return v;
   };
-  std::uint8_t seen = 0;
-  const std::uint64_t top = run(0, 13, seen);
-  const std::uint64_t middle = run(13, 14, seen);
-  const std::uint64_t low = run(14, 26, seen);
+  const std::uint64_t top = run(0, 7) << 30 | run(7, 13);
+  const std::uint64_t middle = run(13, 14);
+  const std::uint64_t low = run(14, 20) << 30 | run(20, 26);
   if (seen & 0xe0) {
     for (std::size_t i = 0; i < kUlidTextLength; ++i) {
       if (kValue[static_cast<unsigned char>(text[i])] == 0xff) {

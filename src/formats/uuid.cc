@@ -1,5 +1,7 @@
 #include "idforge/uuid.h"
 
+#include <algorithm>
+
 #include "formats/bytes.h"
 #include "formats/stamps.h"
 
@@ -8,10 +10,8 @@ namespace {
 
 using detail::not_a;
 
-// Where the dashes stand, and the byte each hex run starts at.
+// Where the dashes stand in the text form; the 32 hex digits fill the rest.
 constexpr std::array<std::size_t, 4> kDashes = {8, 13, 18, 23};
-constexpr std::array<std::size_t, 5> kRunStart = {0, 9, 14, 19, 24};
-constexpr std::array<std::size_t, 5> kRunBytes = {4, 2, 2, 2, 6};
 
 // The stamp layout: Unix ms (47 bits: until the year 6429) and a 15-bit sequence
 // (added to a start below 2^15).
@@ -32,14 +32,18 @@ Uuid Uuid::v4(Random& random) {
 }
 
 char* format_to(const Uuid& uuid, char* out) {
-  std::span<const std::uint8_t> bytes(uuid.bytes);
-  std::size_t at = 0;
-  for (std::size_t run = 0; run < kRunBytes.size(); ++run) {
-    if (run) *out++ = '-';
-    out = detail::hex_to(bytes.subspan(at, kRunBytes[run]), out);
-    at += kRunBytes[run];
-  }
-  return out;
+  // Four words of 8 hex digits; the middle two straddle dashes.
+  using detail::hex8, detail::load_le, detail::store_le;
+  const std::uint64_t w[4] = {hex8(load_le(&uuid.bytes[0], 4)), hex8(load_le(&uuid.bytes[4], 4)),
+                              hex8(load_le(&uuid.bytes[8], 4)), hex8(load_le(&uuid.bytes[12], 4))};
+  store_le(w[0], out, 8);
+  store_le(w[1], out + 9, 4);
+  store_le(w[1] >> 32, out + 14, 4);
+  store_le(w[2], out + 19, 4);
+  store_le(w[2] >> 32, out + 24, 4);
+  store_le(w[3], out + 28, 8);
+  for (std::size_t d : kDashes) out[d] = '-';
+  return out + kUuidTextLength;
 }
 
 std::string to_string(const Uuid& uuid) { return detail::text_of(uuid, kUuidTextLength); }
@@ -54,16 +58,20 @@ Result<Uuid> parse_uuid(std::string_view text, std::optional<int> version) {
                    not_a("a UUID", text, "expected the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"));
     }
   }
+  using detail::load_le, detail::store_le, detail::unhex8;
+  const char* t = text.data();
+  bool ok = true;
   Uuid u;
-  std::size_t at = 0;
-  for (std::size_t run = 0; run < kRunBytes.size(); ++run) {
-    const std::string_view hex = text.substr(kRunStart[run], 2 * kRunBytes[run]);
-    if (int bad = detail::parse_hex(hex, std::span(u.bytes).subspan(at, kRunBytes[run])); bad >= 0) {
-      return Error(Errc::invalid_argument,
-                   not_a("a UUID", text, detail::bad_char(text, kRunStart[run] + static_cast<std::size_t>(bad),
-                                                         "a hex digit")));
+  store_le(unhex8(load_le(t, 8), ok), &u.bytes[0], 4);
+  store_le(unhex8(load_le(t + 9, 4) | load_le(t + 14, 4) << 32, ok), &u.bytes[4], 4);
+  store_le(unhex8(load_le(t + 19, 4) | load_le(t + 24, 4) << 32, ok), &u.bytes[8], 4);
+  store_le(unhex8(load_le(t + 28, 8), ok), &u.bytes[12], 4);
+  if (!ok) {
+    for (std::size_t at = 0; at < text.size(); ++at) {
+      if (!detail::is_hex_digit(text[at]) && std::find(kDashes.begin(), kDashes.end(), at) == kDashes.end()) {
+        return Error(Errc::invalid_argument, not_a("a UUID", text, detail::bad_char(text, at, "a hex digit")));
+      }
     }
-    at += kRunBytes[run];
   }
   if (version && u.version() != *version) {
     return Error(Errc::invalid_argument, not_a(version_name(*version), text,

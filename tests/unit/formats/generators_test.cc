@@ -195,15 +195,34 @@ TEST(ObjectId, ASecondHoldsAtMost2To24ThenLeads) {
 TEST(Ksuid, TimeAndRange) {
   ManualClock clock(kStartMs * kNsPerMs + 999'999'999);
   SeededRandom random(11);
-  KsuidGenerator gen(clock, random);
-  const Ksuid k = gen.next().value();
+  auto gen = KsuidGenerator::create({}, clock, random).value();
+  const Ksuid k = gen->next().value();
   EXPECT_EQ(k.unix_seconds(), kStartMs / 1000);
-  EXPECT_NE(k, gen.next().value());
+  EXPECT_NE(k, gen->next().value());
   EXPECT_EQ(Ksuid::random(kKsuidEpochUnixSeconds - 1, random).error().code(), Errc::invalid_argument);
   EXPECT_EQ(Ksuid::random(kKsuidEpochUnixSeconds + 0x100000000LL, random).error().code(), Errc::invalid_argument);
   EXPECT_EQ(to_string(Ksuid::random(kKsuidEpochUnixSeconds, random).value()).substr(0, 1), "0");
   // Round trip through text.
   EXPECT_EQ(parse_ksuid(to_string(k)).value(), k);
+}
+
+TEST(Ksuid, SecondsFollowTheTimePolicy) {
+  ManualClock clock(kStartMs * kNsPerMs);
+  SeededRandom random(12);
+  auto gen = KsuidGenerator::create({.max_lead_ms = 1000, .max_wait_ms = 0}, clock, random).value();
+  EXPECT_EQ(gen->next().value().unix_seconds(), kStartMs / 1000);
+  clock.set_wall_ns((kStartMs - 1000) * kNsPerMs);  // Within the lead: the second does not go back.
+  EXPECT_EQ(gen->next().value().unix_seconds(), kStartMs / 1000);
+  clock.set_wall_ns((kStartMs - 6000) * kNsPerMs);  // Past it: refused, not a KSUID from the past.
+  EXPECT_EQ(gen->next().error().code(), Errc::clock_regressed);
+}
+
+TEST(Ksuid, ClockOutsideTheKsuidRangeIsRefused) {
+  SeededRandom random(13);
+  ManualClock before((kKsuidEpochUnixSeconds - 10) * 1000 * kNsPerMs);
+  EXPECT_EQ(KsuidGenerator::create({}, before, random).value()->next().error().code(), Errc::clock_regressed);
+  ManualClock after((kKsuidEpochUnixSeconds + 0x100000000LL) * 1000 * kNsPerMs);
+  EXPECT_EQ(KsuidGenerator::create({}, after, random).value()->next().error().code(), Errc::time_exhausted);
 }
 
 TEST(Flake128, WorkerFromTheReservationAndSequence) {
