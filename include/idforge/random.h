@@ -7,8 +7,8 @@
 // reveals no earlier output). It reseeds from the kernel every 1 MiB of output and
 // after fork(): a child never repeats its parent's stream (RFC 9562 §6.9, the
 // ObjectId spec). glibc 2.36's arc4random_buf makes one getrandom() system call per
-// call (about 400 ns here, docs/benchmarks.md); a refill of 224 bytes costs about
-// as much as one of those 16-byte calls.
+// call (about 400 ns here, docs/benchmarks.md); a refill of 480 bytes (eight
+// ChaCha12 blocks less the next key) costs less than one of those 16-byte calls.
 //
 // SeededRandom is the same keystream from a fixed seed, for deterministic tests.
 // It is not for production: its output is as predictable as its seed.

@@ -72,7 +72,10 @@ IDFORGE_CHACHA_CLONES void chacha_blocks(const std::array<std::uint32_t, 8>& key
     if constexpr (std::endian::native == std::endian::big) {
       for (std::size_t l = 0; l < kLanes; ++l) sum[l] = __builtin_bswap32(sum[l]);
     }
-    for (std::size_t l = 0; l < kLanes; ++l) std::memcpy(out + 64 * l + 4 * w, &sum[l], 4);
+    for (std::size_t l = 0; l < kLanes; ++l) {
+      const std::uint32_t word = sum[l];
+      std::memcpy(out + 64 * l + 4 * w, &word, 4);
+    }
   }
 }
 
