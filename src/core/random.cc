@@ -25,8 +25,12 @@ constexpr std::size_t kLanes = ChaChaStream::kBlocks;
 typedef std::uint32_t Lanes __attribute__((vector_size(4 * kLanes)));
 
 // On x86-64 the block function is built twice and chosen at load time: with AVX2
-// the eight lanes are one register; without it, two SSE2 registers.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// the eight lanes are one register; without it, two SSE2 registers. Sanitizer
+// builds take the plain one only: the load-time chooser runs before ThreadSanitizer
+// is ready and crashes it, and so those builds test the SSE2 path that release
+// builds on AVX2 machines skip.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__) && \
+    !defined(__SANITIZE_ADDRESS__)
 #define IDFORGE_CHACHA_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define IDFORGE_CHACHA_CLONES
