@@ -4,6 +4,13 @@
 #include <string>
 
 namespace idforge::detail {
+
+constexpr std::array<std::array<char, 2>, 256> kHexPairs = [] {
+  constexpr char kDigits[] = "0123456789abcdef";
+  std::array<std::array<char, 2>, 256> t{};
+  for (std::size_t b = 0; b < 256; ++b) t[b] = {kDigits[b >> 4], kDigits[b & 15]};
+  return t;
+}();
 std::string not_a(std::string_view what, std::string_view text, std::string_view why) {
   constexpr std::size_t kShown = 60;
   std::string shown(text.substr(0, kShown));

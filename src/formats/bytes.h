@@ -30,17 +30,6 @@ inline void store_le(std::uint64_t v, void* out, std::size_t n) {
 // `byte` in each of a word's 8 bytes.
 constexpr std::uint64_t each_byte(std::uint8_t byte) { return 0x0101010101010101u * byte; }
 
-// The 8 lowercase hex characters of 4 bytes, both as words (byte k in bits
-// [8k, 8k+8)). Each 16-bit lane takes one byte, its high nibble in the low half; a
-// nibble n becomes '0' + n, plus 39 more when n >= 10 (n + 6 reaches bit 4 exactly
-// then), which lands on 'a'.
-inline std::uint64_t hex8(std::uint64_t bytes) {
-  std::uint64_t s = (bytes | bytes << 16) & 0x0000ffff0000ffffu;
-  s = (s | s << 8) & 0x00ff00ff00ff00ffu;
-  const std::uint64_t n = (s >> 4 & 0x000f000f000f000fu) | (s & 0x000f000f000f000fu) << 8;
-  return n + each_byte('0') + ((n + each_byte(6)) >> 4 & each_byte(1)) * 39;
-}
-
 // The 4 bytes of 8 hex characters of either case, both as words; `ok` is cleared
 // when a character is not a hex digit. The range tests are byte-wise: for b below
 // 0x80, b + (0x80 - lo) sets bit 7 exactly when b >= lo, and no carry crosses bytes.
@@ -55,10 +44,16 @@ inline std::uint32_t unhex8(std::uint64_t chars, bool& ok) {
   return static_cast<std::uint32_t>(b | b >> 16);
 }
 
+// Each byte's two lowercase hex digits. (A table beats word-wide arithmetic for
+// text: one load and one 2-byte store per byte.)
+extern const std::array<std::array<char, 2>, 256> kHexPairs;
+
 // Writes `bytes` as lowercase hex (2 characters each) at `out`; returns the end.
-// REQUIRES: bytes.size() is a multiple of 4.
 inline char* hex_to(std::span<const std::uint8_t> bytes, char* out) {
-  for (std::size_t i = 0; i < bytes.size(); i += 4, out += 8) store_le(hex8(load_le(bytes.data() + i, 4)), out, 8);
+  for (std::uint8_t b : bytes) {
+    std::memcpy(out, kHexPairs[b].data(), 2);
+    out += 2;
+  }
   return out;
 }
 

@@ -32,16 +32,12 @@ Uuid Uuid::v4(Random& random) {
 }
 
 char* format_to(const Uuid& uuid, char* out) {
-  // Four words of 8 hex digits; the middle two straddle dashes.
-  using detail::hex8, detail::load_le, detail::store_le;
-  const std::uint64_t w[4] = {hex8(load_le(&uuid.bytes[0], 4)), hex8(load_le(&uuid.bytes[4], 4)),
-                              hex8(load_le(&uuid.bytes[8], 4)), hex8(load_le(&uuid.bytes[12], 4))};
-  store_le(w[0], out, 8);
-  store_le(w[1], out + 9, 4);
-  store_le(w[1] >> 32, out + 14, 4);
-  store_le(w[2], out + 19, 4);
-  store_le(w[2] >> 32, out + 24, 4);
-  store_le(w[3], out + 28, 8);
+  const std::span<const std::uint8_t> bytes(uuid.bytes);
+  detail::hex_to(bytes.subspan<0, 4>(), out);
+  detail::hex_to(bytes.subspan<4, 2>(), out + 9);
+  detail::hex_to(bytes.subspan<6, 2>(), out + 14);
+  detail::hex_to(bytes.subspan<8, 2>(), out + 19);
+  detail::hex_to(bytes.subspan<10, 6>(), out + 24);
   for (std::size_t d : kDashes) out[d] = '-';
   return out + kUuidTextLength;
 }
