@@ -2,6 +2,9 @@
 // reason, never guessed at.
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <string>
+
 #include "idforge/decoder.h"
 
 namespace idforge {
@@ -54,6 +57,27 @@ TEST(ParseObjectId, RefusesBadInput) {
   refused(parse_object_id("507f1f77bcf86cd79943901z"), "character 24 ('z')");
   refused(parse_object_id("x07f1f77bcf86cd799439011"), "character 1 ('x')");
   refused(parse_object_id("-07f1f77bcf86cd799439011"), "character 1 ('-')");
+}
+
+// The hex parsers test eight characters at once with byte-wise arithmetic; every
+// byte value, at every position of a word, must be judged as a table would.
+TEST(ParseHex, EveryByteValueAtEveryPositionIsJudgedExactly) {
+  const std::string valid = "0123456789abcdefABCDEF01";
+  for (std::size_t at = 0; at < 8; ++at) {
+    for (int c = 0; c < 256; ++c) {
+      std::string oid = valid;
+      oid[at] = static_cast<char>(c);
+      const bool hex = std::isxdigit(c) != 0;
+      const Result<ObjectId> parsed = parse_object_id(oid);
+      ASSERT_EQ(parsed.has_value(), hex) << "byte " << c << " at " << at;
+      if (hex) {
+        EXPECT_EQ(to_string(*parsed)[at], static_cast<char>(std::tolower(c)));
+      }
+      std::string uuid = "01234567-89ab-cdef-89ab-0123456789ab";
+      uuid[at < 4 ? 9 + at : 10 + at] = static_cast<char>(c);  // Straddles the dash at 13.
+      ASSERT_EQ(parse_uuid(uuid).has_value(), hex) << "byte " << c << " in " << uuid;
+    }
+  }
 }
 
 TEST(ParseKsuid, RefusesBadInput) {
