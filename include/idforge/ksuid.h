@@ -27,8 +27,8 @@
 
 #include <array>
 #include <compare>
-#include <memory>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 

@@ -14,6 +14,8 @@
 
 namespace idforge::detail {
 
+__extension__ typedef unsigned __int128 u128;
+
 // Little-endian loads and stores of `n` <= 8 bytes, whatever the machine's byte
 // order: byte k of memory is bits [8k, 8k+8) of the value.
 inline std::uint64_t load_le(const void* in, std::size_t n) {

@@ -20,7 +20,7 @@ constexpr std::array<std::uint8_t, 256> kValue = [] {
   return t;
 }();
 
-__extension__ typedef unsigned __int128 u128;
+using detail::u128;
 
 // The stamp layout: the KSUID's own 32-bit seconds; the sequence is only there to
 // give the Generator a field (2^31 a second is never reached).
@@ -192,10 +192,7 @@ Result<std::unique_ptr<KsuidGenerator>> KsuidGenerator::create(const TimePolicy&
 Result<Ksuid> KsuidGenerator::next() {
   Result<detail::Stamp> stamp = stamps_->next();
   if (!stamp) return stamp.error();
-  Ksuid k;
-  detail::store_be(static_cast<std::uint64_t>(stamp->tick_unix_ms / 1000 - kKsuidEpochUnixSeconds), k.bytes.data(), 4);
-  random_.fill(std::span(k.bytes).subspan(4));
-  return k;
+  return Ksuid::random(stamp->tick_unix_ms / 1000, random_);
 }
 
 }  // namespace idforge

@@ -6,7 +6,7 @@
 namespace idforge {
 namespace {
 
-__extension__ typedef unsigned __int128 u128;
+using detail::u128;
 
 constexpr char kAlphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 

@@ -41,8 +41,10 @@ TEST(SeededRandom, PiecewiseFillEqualsOneFill) {
   SeededRandom a(3), b(3);
   std::array<std::uint8_t, 700> whole, parts;
   a.fill(whole);
-  for (std::size_t at = 0; at < parts.size(); at += 13) {
-    b.fill(std::span(parts).subspan(at, std::min<std::size_t>(13, parts.size() - at)));
+  // Pieces of 1 to 20 bytes: below, inside and above the 8-to-16-byte fast copy,
+  // and across refills.
+  for (std::size_t at = 0, size = 1; at < parts.size(); at += size, size = size % 20 + 1) {
+    b.fill(std::span(parts).subspan(at, std::min(size, parts.size() - at)));
   }
   EXPECT_EQ(whole, parts);
 }
