@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace idforge::cli {
@@ -15,6 +16,22 @@ void print_error(std::string_view message) {
 int fail(const Error& error) {
   print_error(error.message());
   return error.code() == Errc::invalid_argument ? kExitUsage : kExitFailure;
+}
+
+// A whole number of plain digits (no sign, no space), or nullopt.
+std::optional<std::uint64_t> parse_whole(const std::string& text) {
+  if (text.empty() || text[0] < '0' || text[0] > '9') return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+  if (*end != '\0' || errno != 0) return std::nullopt;
+  return v;
+}
+
+std::string default_data_dir() {
+  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg) return std::string(xdg) + "/idforge";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.local/state/idforge";
+  return "/tmp/idforge-" + std::to_string(::getuid());
 }
 
 std::string layout_option_help() {

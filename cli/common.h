@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,12 +33,20 @@ struct Command {
 Command add_gen(CLI::App& root);
 Command add_decode(CLI::App& root);
 Command add_layout(CLI::App& root);
+Command add_serve(CLI::App& root);
 
 // Prints "idforge: <message>" on stderr.
 void print_error(std::string_view message);
 
 // Prints the error and returns the exit code its kind maps to.
 int fail(const Error& error);
+
+// A whole number of plain digits (no sign, no space), or nullopt.
+std::optional<std::uint64_t> parse_whole(const std::string& text);
+
+// Where node locks and high-water marks live unless told otherwise:
+// $XDG_STATE_HOME/idforge, else ~/.local/state/idforge, else /tmp/idforge-<uid>.
+std::string default_data_dir();
 
 // The help text of --layout, shared by every subcommand that takes one.
 std::string layout_option_help();

@@ -8,6 +8,7 @@
 #include "idforge/clock.h"
 #include "idforge/decoder.h"
 #include "idforge/time_text.h"
+#include "server/decoded_fields.h"
 
 namespace idforge::cli {
 namespace {
@@ -19,86 +20,6 @@ struct DecodeOptions {
   bool json = false;
   std::vector<std::string> ids;
 };
-
-// One field of a decoded ID, as the table and JSON show it.
-struct Column {
-  std::string name;
-  nlohmann::ordered_json value;  // A number or a string.
-  std::size_t width;             // The table column's width.
-};
-
-std::string hex(std::span<const std::uint8_t> bytes) {
-  std::string s(2 * bytes.size(), '\0');
-  static constexpr char kDigits[] = "0123456789abcdef";
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    s[2 * i] = kDigits[bytes[i] >> 4];
-    s[2 * i + 1] = kDigits[bytes[i] & 15];
-  }
-  return s;
-}
-
-std::size_t digits(std::uint64_t max) { return std::to_string(max).size(); }
-
-// The fields each format shows, in order, after ID and time.
-std::vector<Column> columns(const DecodedId& d, const Layout& layout) {
-  std::vector<Column> out;
-  auto number = [&out](std::string name, std::uint64_t value, std::size_t width) {
-    out.push_back({name, value, std::max(name.size(), width)});
-  };
-  auto text = [&out](std::string name, std::string value) {
-    const std::size_t width = std::max(name.size(), value.size());
-    out.push_back({std::move(name), std::move(value), width});
-  };
-  switch (d.format) {
-    case Format::snowflake: {
-      const Parts parts = layout.decompose(std::get<std::uint64_t>(d.value));
-      for (const Field& f : layout.fields()) {
-        if (f.kind == FieldKind::timestamp) continue;
-        const std::uint64_t v = f.kind == FieldKind::sequence
-                                    ? parts.sequence
-                                    : parts.node[static_cast<std::size_t>(layout.find_node_field(f.name()))];
-        number(std::string(f.name()), v, digits(f.max_value()));
-      }
-      break;
-    }
-    case Format::ulid:
-      text("random", hex(std::span(std::get<Ulid>(d.value).bytes).subspan(6)));
-      break;
-    case Format::uuidv4:
-    case Format::uuidv7:
-      number("version", static_cast<std::uint64_t>(std::get<Uuid>(d.value).version()), 1);
-      break;
-    case Format::objectid: {
-      const auto& b = std::get<ObjectId>(d.value).bytes;
-      text("process", hex(std::span(b).subspan(4, 5)));
-      number("counter", std::uint64_t{b[9]} << 16 | std::uint64_t{b[10]} << 8 | b[11], 8);
-      break;
-    }
-    case Format::ksuid:
-      text("payload", hex(std::span(std::get<Ksuid>(d.value).bytes).subspan(4)));
-      break;
-    case Format::flake128: {
-      const Flake128& f = std::get<Flake128>(d.value);
-      number("worker", f.worker(), digits(kFlake128Workers - 1));
-      number("sequence", f.sequence(), 5);
-      break;
-    }
-  }
-  return out;
-}
-
-// The ID in its canonical text: decimal for Snowflake, the format's own otherwise.
-std::string canonical(const DecodedId& d) {
-  return std::visit(
-      [](const auto& v) -> std::string {
-        if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::uint64_t>) {
-          return encode(v, Encoding::decimal);
-        } else {
-          return to_string(v);
-        }
-      },
-      d.value);
-}
 
 std::size_t id_width(Format format) {
   switch (format) {
@@ -129,31 +50,19 @@ class Printer {
   Printer(const Layout& layout, bool json, Output& out) : layout_(layout), json_(json), out_(out) {}
 
   void print(const DecodedId& d, std::string_view input) {
-    const std::vector<Column> cols = columns(d, layout_);
-    const bool future = d.unix_ms && *d.unix_ms > clock_.wall_ns() / 1'000'000;
-    const std::string id = canonical(d);
+    const std::vector<detail::DecodedField> cols = detail::decoded_fields(d, layout_);
+    const std::int64_t now_ms = clock_.wall_ns() / 1'000'000;
     if (json_) {
-      nlohmann::ordered_json j;
-      j["id"] = id;
-      j["format"] = std::string(to_string(d.format));
-      if (d.format == Format::snowflake) {
-        if (d.encoding != Encoding::decimal) j[std::string(to_string(d.encoding))] = std::string(input);
-        j["layout"] = std::string(layout_.name());
-      }
-      if (d.unix_ms) {
-        j["time"] = format_utc_ms(*d.unix_ms);
-        j["unix_ms"] = *d.unix_ms;
-      }
-      for (const Column& c : cols) j[c.name] = c.value;
-      if (d.unix_ms) j["future"] = future;
-      out_.append(j.dump() + "\n");
+      out_.append(detail::decoded_json(d, layout_, input, now_ms).dump() + "\n");
       return;
     }
+    const bool future = d.unix_ms && *d.unix_ms > now_ms;
+    const std::string id = detail::canonical_text(d);
     if (!header_printed_ || d.format != last_format_) header(d.format, cols);
     std::string line;
     pad(line, id, id_width(d.format));
     pad(line, d.unix_ms ? format_utc_ms(*d.unix_ms) : "-", kUtcTextLength);
-    for (const Column& c : cols) pad(line, c.value.is_string() ? c.value.get<std::string>() : c.value.dump(), c.width);
+    for (const detail::DecodedField& c : cols) pad(line, c.value.is_string() ? c.value.get<std::string>() : c.value.dump(), c.width);
     if (future) line.append("stamped in the future");
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out_.append(line + "\n");
@@ -161,11 +70,11 @@ class Printer {
 
  private:
   // A table header, printed again whenever the format changes between rows.
-  void header(Format format, const std::vector<Column>& cols) {
+  void header(Format format, const std::vector<detail::DecodedField>& cols) {
     std::string line;
     pad(line, format == Format::snowflake ? "ID" : upper(std::string(to_string(format))), id_width(format));
     pad(line, "TIME", kUtcTextLength);
-    for (const Column& c : cols) pad(line, upper(c.name), c.width);
+    for (const detail::DecodedField& c : cols) pad(line, upper(c.name), c.width);
     line.append("NOTE");
     out_.append(line + "\n");
     header_printed_ = true;

@@ -24,29 +24,13 @@ struct GenOptions {
   std::uint64_t count = 1;
   std::string encoding = "dec";
   std::optional<std::uint64_t> node;
-  std::string state_dir;
+  std::string data_dir;
   std::int64_t max_lead_ms = GeneratorOptions{}.max_lead_ms;
   std::int64_t max_wait_ms = GeneratorOptions{}.max_wait_ms;
 };
 
 // flake-128 workers picked automatically come from 0 .. kAutoWorkers - 1.
 constexpr std::uint64_t kAutoWorkers = 1024;
-
-// A whole number of plain digits (no sign, no space), or nullopt.
-std::optional<std::uint64_t> parse_whole(const std::string& text) {
-  if (text.empty() || text[0] < '0' || text[0] > '9') return std::nullopt;
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
-  if (*end != '\0' || errno != 0) return std::nullopt;
-  return v;
-}
-
-std::string default_state_dir() {
-  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg) return std::string(xdg) + "/idforge";
-  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.local/state/idforge";
-  return "/tmp/idforge-" + std::to_string(::getuid());
-}
 
 // Reads node fields given by their layout names ("--worker 5", "--worker=5") from
 // the arguments CLI11 did not recognise. Returns the node number, nullopt when no
@@ -150,8 +134,8 @@ int run_flake128(CLI::App& app, const GenOptions& options, const TimePolicy& pol
   if (!worker) return fail(worker.error());
   const NodeSpace space = NodeSpace::flake128();
   Result<std::unique_ptr<FileReservation>> reservation =
-      *worker ? FileReservation::acquire(options.state_dir, space, **worker)
-              : FileReservation::acquire_any(options.state_dir, space, 0, kAutoWorkers - 1);
+      *worker ? FileReservation::acquire(options.data_dir, space, **worker)
+              : FileReservation::acquire_any(options.data_dir, space, 0, kAutoWorkers - 1);
   if (!reservation) return fail(reservation.error());
   Result<std::unique_ptr<Flake128Generator>> generator = Flake128Generator::create(policy, clock, **reservation);
   if (!generator) return fail(generator.error());
@@ -216,8 +200,8 @@ int run_gen(CLI::App& app, const GenOptions& options) {
 
   const std::uint64_t last_node = (1ULL << layout->node_bits()) - 1;
   Result<std::unique_ptr<FileReservation>> reservation =
-      node ? FileReservation::acquire(options.state_dir, *layout, *node)
-           : FileReservation::acquire_any(options.state_dir, *layout, 0, last_node);
+      node ? FileReservation::acquire(options.data_dir, *layout, *node)
+           : FileReservation::acquire_any(options.data_dir, *layout, 0, last_node);
   if (!reservation) return fail(reservation.error());
 
   SystemClock clock;
@@ -258,7 +242,7 @@ int run_gen(CLI::App& app, const GenOptions& options) {
 
 Command add_gen(CLI::App& root) {
   auto options = std::make_shared<GenOptions>();
-  options->state_dir = default_state_dir();
+  options->data_dir = default_data_dir();
   CLI::App* app = root.add_subcommand("gen", "Generate new IDs, one per line");
   app->description(
       "Generate new IDs, one per line: Snowflake IDs by default, or another format.\n\n"
@@ -285,10 +269,10 @@ Command add_gen(CLI::App& root) {
       ->capture_default_str();
   app->add_option("--node", options->node,
                   "Node number: the node fields concatenated (twitter: datacenter*32+worker)");
-  app->add_option("--state-dir", options->state_dir,
+  app->add_option("--data-dir,--state-dir", options->data_dir,
                   "Where node locks and high-water marks live; Default: $XDG_STATE_HOME/idforge, else "
                   "~/.local/state/idforge")
-      ->envname("IDFORGE_STATE_DIR")
+      ->envname("IDFORGE_DATA_DIR")
       ->capture_default_str();
   app->add_option("--max-lead-ms", options->max_lead_ms,
                   "How far stamps may run ahead of the clock in bursts or after a rollback (0: never)")

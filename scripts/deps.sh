@@ -6,6 +6,9 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build          # toolchain
   libcli11-dev nlohmann-json3-dev # CLI parsing, JSON output
+  libboost-dev                    # Boost.Asio and Beast (1.74): the HTTP service
+  faketime                        # restart tests step the clock back
+  wrk nginx-light redis-server redis-tools  # service benchmarks and their peers
   libgtest-dev libgmock-dev       # tests
   libbenchmark-dev uuid-dev       # benchmarks (libuuid is the measured peer)
   clang-14 libfuzzer-14-dev       # fuzz targets

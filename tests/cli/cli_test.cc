@@ -39,7 +39,7 @@ TEST_F(Cli, VersionAndHelpAnswerQuestions) {
   for (const char* word : {"gen", "decode", "layout", "Exit codes"}) EXPECT_NE(help.out.find(word), std::string::npos) << word;
   const Ran gen_help = run("gen --help");
   EXPECT_EQ(gen_help.exit_code, 0);
-  for (const char* word : {"--layout", "--count", "--encoding", "--state-dir", "IDFORGE_STATE_DIR", "--worker",
+  for (const char* word : {"--layout", "--count", "--encoding", "--data-dir", "IDFORGE_DATA_DIR", "--worker",
                            "Exit codes"}) {
     EXPECT_NE(gen_help.out.find(word), std::string::npos) << word;
   }

@@ -48,7 +48,7 @@ class Cli : public ::testing::Test {
   Ran run(const std::string& args, const std::string& input = "", const std::string& tag = "run") const {
     const fs::path in = dir_ / (tag + ".in"), out = dir_ / (tag + ".out"), err = dir_ / (tag + ".err");
     std::ofstream(in) << input;
-    const std::string command = "IDFORGE_STATE_DIR='" + (dir_ / "state").string() + "' " IDFORGE_CLI_PATH " " +
+    const std::string command = "IDFORGE_DATA_DIR='" + (dir_ / "state").string() + "' " IDFORGE_CLI_PATH " " +
                                 args + " <'" + in.string() + "' >'" + out.string() + "' 2>'" + err.string() + "'";
     const int status = std::system(command.c_str());
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};

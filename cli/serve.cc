@@ -1,0 +1,271 @@
+// idforge serve: the ID service on one machine (src/server, docs/api.md).
+#include <pthread.h>
+#include <signal.h>
+
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "common.h"
+#include "idforge/clock.h"
+#include "idforge/time_text.h"
+#include "server/api.h"
+#include "server/http_server.h"
+#include "server/id_service.h"
+#include "server/log.h"
+#include "server/metrics.h"
+
+namespace idforge::cli {
+namespace {
+
+using detail::log;
+using detail::LogLevel;
+
+struct ServeOptions {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir;
+  std::string layout = "twitter";
+  std::optional<std::uint64_t> node;
+  std::string nodes;  // "FIRST-LAST"; empty: every node of the layout.
+  std::int64_t max_lead_ms = 1000;
+  std::int64_t max_wait_ms = 10;
+  std::uint64_t max_count = 10'000;
+  std::size_t threads = std::max(1u, std::thread::hardware_concurrency());
+  detail::HttpLimits limits;
+  std::int64_t drain_timeout_ms = 10'000;
+};
+
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+// "HOST:PORT", with an IPv6 host in brackets: "[::1]:8080".
+Result<Endpoint> parse_listen(const std::string& text) {
+  const std::size_t colon = text.rfind(':');
+  const auto bad = [&text](std::string why) {
+    return Error(Errc::invalid_argument, "--listen '" + text + "' " + why +
+                                             "; give HOST:PORT such as 127.0.0.1:8080, 0.0.0.0:8080 or [::1]:8080");
+  };
+  if (colon == std::string::npos) return bad("has no port");
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const std::optional<std::uint64_t> port = parse_whole(text.substr(colon + 1));
+  if (!port || *port > 65535) return bad("has no port from 0 to 65535");
+  if (host.empty()) return bad("has no host");
+  if (Result<void> valid = detail::HttpServer::check_address(host); !valid) return valid.error();
+  return Endpoint{host, static_cast<std::uint16_t>(*port)};
+}
+
+// Node range "FIRST-LAST" within the layout's nodes.
+Result<std::pair<std::uint64_t, std::uint64_t>> parse_nodes(const std::string& text, const Layout& layout) {
+  const std::uint64_t last = (1ULL << layout.node_bits()) - 1;
+  if (text.empty()) return std::pair<std::uint64_t, std::uint64_t>{0, last};
+  const std::size_t dash = text.find('-');
+  const std::optional<std::uint64_t> a = dash == std::string::npos ? std::nullopt : parse_whole(text.substr(0, dash));
+  const std::optional<std::uint64_t> b = dash == std::string::npos ? std::nullopt : parse_whole(text.substr(dash + 1));
+  if (!a || !b || *a > *b || *b > last) {
+    return Error(Errc::invalid_argument, "--nodes '" + text + "' must be FIRST-LAST with 0 <= FIRST <= LAST <= " +
+                                             std::to_string(last) + " (layout " + std::string(layout.name()) + ")");
+  }
+  return std::pair<std::uint64_t, std::uint64_t>{*a, *b};
+}
+
+// Blocks the stop signals in this thread and every thread it starts, so that
+// sigwait() below receives them.
+sigset_t block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return set;
+}
+
+// Logs why the service could not start; returns the exit code.
+int fail_start(const Error& error) {
+  log(LogLevel::error, "cannot start", {{"error", error.message()}, {"code", to_string(error.code())}});
+  return error.code() == Errc::invalid_argument ? kExitUsage : kExitFailure;
+}
+
+int run_serve(const ServeOptions& options) {
+  Result<Endpoint> endpoint = parse_listen(options.listen);
+  if (!endpoint) return fail(endpoint.error());
+  Result<Layout> layout = Layout::parse(options.layout);
+  if (!layout) return fail(layout.error());
+  Result<std::pair<std::uint64_t, std::uint64_t>> nodes = parse_nodes(options.nodes, *layout);
+  if (!nodes) return fail(nodes.error());
+  if (options.node && *options.node >> layout->node_bits() != 0) {
+    return fail(Error(Errc::invalid_argument, "--node " + std::to_string(*options.node) + " is outside layout " +
+                                                  std::string(layout->name()) + "'s nodes 0-" +
+                                                  std::to_string((1ULL << layout->node_bits()) - 1)));
+  }
+
+  detail::IdServiceOptions service;
+  service.data_dir = options.data_dir;
+  service.generator.layout = *layout;
+  service.generator.max_lead_ms = options.max_lead_ms;
+  service.generator.max_wait_ms = options.max_wait_ms;
+  service.node = options.node;
+  service.first_node = nodes->first;
+  service.last_node = nodes->second;
+  service.max_count = options.max_count;
+  if (options.max_lead_ms >= 0 && options.max_count > detail::IdService::max_batch(service.generator)) {
+    return fail(Error(Errc::invalid_argument,
+                      "--max-count " + std::to_string(options.max_count) + " exceeds the " +
+                          std::to_string(detail::IdService::max_batch(service.generator)) +
+                          " IDs that --max-lead-ms allows in one call; lower it or raise --max-lead-ms"));
+  }
+
+  const sigset_t stop_signals = block_stop_signals();
+  SystemClock clock;
+  Result<std::unique_ptr<detail::IdService>> ids = detail::IdService::start(service, clock);
+  if (!ids) return fail_start(ids.error());
+  detail::Metrics metrics(options.threads);
+  detail::Api api(**ids, metrics, clock, options.threads);
+  Result<std::unique_ptr<detail::HttpServer>> server =
+      detail::HttpServer::start(endpoint->host, endpoint->port, options.threads, options.limits, api, metrics);
+  if (!server) return fail_start(server.error());
+  const detail::HttpLimits& limits = options.limits;
+  log(LogLevel::info, "listening",
+      {{"host", endpoint->host},
+       {"port", (*server)->port()},
+       {"data_dir", options.data_dir},
+       {"layout", std::string(layout->name())},
+       {"layout_spec", layout->spec()},
+       {"node", (*ids)->node()},
+       {"nodes", std::to_string(nodes->first) + "-" + std::to_string(nodes->second)},
+       {"flake128_worker", (*ids)->flake128_worker()},
+       {"mark", (*ids)->mark_path().string()},
+       {"reserved_until", format_utc_ms((*ids)->stats().reserved_until_unix_ms)},
+       {"max_lead_ms", options.max_lead_ms},
+       {"max_wait_ms", options.max_wait_ms},
+       {"max_count", options.max_count},
+       {"threads", options.threads},
+       {"max_connections", limits.max_connections},
+       {"max_header_bytes", limits.max_header_bytes},
+       {"max_body_bytes", limits.max_body_bytes},
+       {"header_timeout_ms", limits.header_timeout_ms},
+       {"idle_timeout_ms", limits.idle_timeout_ms},
+       {"write_timeout_ms", limits.write_timeout_ms},
+       {"drain_timeout_ms", options.drain_timeout_ms},
+       {"pid", ::getpid()},
+       {"version", IDFORGE_VERSION}});
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  log(LogLevel::info, "draining", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  api.set_draining();
+  const std::int64_t cut = (*server)->drain(std::chrono::milliseconds(options.drain_timeout_ms));
+  const GeneratorStats stats = (*ids)->stats();
+  Result<void> stopped = (*ids)->stop();
+  if (!stopped) {
+    log(LogLevel::error, "stopped without releasing the node cleanly",
+        {{"error", stopped.error().message()}, {"node", (*ids)->node()}});
+    return kExitFailure;
+  }
+  log(LogLevel::info, "stopped",
+      {{"node", (*ids)->node()},
+       {"issued", stats.issued},
+       {"connections_cut", cut},
+       {"final_reservation_written", (*ids)->mark_path().string()}});
+  return kExitOk;
+}
+
+}  // namespace
+
+Command add_serve(CLI::App& root) {
+  auto options = std::make_shared<ServeOptions>();
+  options->data_dir = default_data_dir();
+  CLI::App* app = root.add_subcommand("serve", "Run the ID service (HTTP) on this machine");
+  app->description(
+      "Run the ID service: HTTP/1.1 with keep-alive, API version 1 (docs/api.md).\n\n"
+      "  GET /v1/next                 one Snowflake ID        {\"id\":\"…\"}\n"
+      "  GET /v1/next?count=100       a batch                 {\"ids\":[\"…\",…]}\n"
+      "  GET /v1/next?format=ulid     ulid, uuidv4, uuidv7, objectid, ksuid, flake128\n"
+      "  GET /v1/next?encoding=hex    Snowflake text form: dec, hex, base62, base32, base58\n"
+      "  GET /v1/decode/{id}          the object of 'idforge decode --json'\n"
+      "  GET /v1/info                 layout, node, reservation, lead, capacity\n"
+      "  GET /metrics                 Prometheus text\n"
+      "  GET /healthz, /readyz        alive; holding a node and a reservation\n"
+      "With 'Accept: text/plain', /v1/next answers one ID per line.\n\n"
+      "The node is held in the data directory exactly as 'idforge gen' holds it: the\n"
+      "node given with --node, or the lowest free one in --nodes, so several services\n"
+      "(and gen runs) on one host get different nodes with nothing to configure. A\n"
+      "restart, even with the clock stepped back, starts after the last reserved\n"
+      "instant. SIGTERM or SIGINT drains: in-flight requests are answered, then the\n"
+      "final reservation is written and the node released.\n\n"
+      "Every option can also be set by the environment variable named after it.\n"
+      "Logs are JSON lines on standard error; the first says what was started.\n");
+  app->add_option("--listen", options->listen, "HOST:PORT to listen on (port 0 picks a free port)")
+      ->envname("IDFORGE_LISTEN")
+      ->capture_default_str();
+  app->add_option("--data-dir", options->data_dir,
+                  "Where node locks and high-water marks live; Default: $XDG_STATE_HOME/idforge, else "
+                  "~/.local/state/idforge")
+      ->envname("IDFORGE_DATA_DIR")
+      ->capture_default_str();
+  app->add_option("--layout", options->layout, layout_option_help())->envname("IDFORGE_LAYOUT")->capture_default_str();
+  app->add_option("--node", options->node, "Hold this node number (twitter: datacenter*32+worker); Default: pick")
+      ->envname("IDFORGE_NODE");
+  app->add_option("--nodes", options->nodes, "FIRST-LAST: pick the lowest free node in this range; Default: all")
+      ->envname("IDFORGE_NODES");
+  app->add_option("--max-lead-ms", options->max_lead_ms,
+                  "How far stamps may run ahead of the clock in bursts or after a rollback")
+      ->envname("IDFORGE_MAX_LEAD_MS")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{86'400'000}));
+  app->add_option("--max-wait-ms", options->max_wait_ms,
+                  "How long a request may wait for the clock before it gets 503 (it holds its event loop)")
+      ->envname("IDFORGE_MAX_WAIT_MS")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1000}));
+  app->add_option("--max-count", options->max_count, "The largest ?count= a request may ask for")
+      ->envname("IDFORGE_MAX_COUNT")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000}));
+  app->add_option("--threads", options->threads, "Event loops (threads); Default: one per core")
+      ->envname("IDFORGE_THREADS")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{256}));
+  app->add_option("--max-connections", options->limits.max_connections,
+                  "Open connections; past it new ones get 503 and are closed")
+      ->envname("IDFORGE_MAX_CONNECTIONS")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1'000'000}));
+  app->add_option("--max-header-bytes", options->limits.max_header_bytes,
+                  "Request line and headers; larger gets 431")
+      ->envname("IDFORGE_MAX_HEADER_BYTES")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint32_t{256}, std::uint32_t{1 << 20}));
+  app->add_option("--max-body-bytes", options->limits.max_body_bytes, "Request body (ignored); larger gets 413")
+      ->envname("IDFORGE_MAX_BODY_BYTES")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1 << 20}));
+  app->add_option("--header-timeout-ms", options->limits.header_timeout_ms,
+                  "A request must arrive whole within this from its first byte; else 408")
+      ->envname("IDFORGE_HEADER_TIMEOUT_MS")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{100}, std::int64_t{3'600'000}));
+  app->add_option("--idle-timeout-ms", options->limits.idle_timeout_ms, "An idle keep-alive connection is closed after this")
+      ->envname("IDFORGE_IDLE_TIMEOUT_MS")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{100}, std::int64_t{86'400'000}));
+  app->add_option("--write-timeout-ms", options->limits.write_timeout_ms,
+                  "A client that does not read its response for this long is cut off")
+      ->envname("IDFORGE_WRITE_TIMEOUT_MS")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{100}, std::int64_t{3'600'000}));
+  app->add_option("--drain-timeout-ms", options->drain_timeout_ms,
+                  "On SIGTERM/SIGINT, how long in-flight requests may take before connections are cut")
+      ->envname("IDFORGE_DRAIN_TIMEOUT_MS")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{3'600'000}));
+  app->footer(
+      "Exit codes: 0 stopped cleanly after a signal; 1 could not start (node held, address in\n"
+      "use, data directory) or could not release cleanly; 2 bad flags.");
+  return {app, [options] { return run_serve(*options); }};
+}
+
+}  // namespace idforge::cli

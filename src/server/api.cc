@@ -1,0 +1,242 @@
+#include "server/api.h"
+
+#include <array>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "idforge/decoder.h"
+#include "idforge/time_text.h"
+#include "server/decoded_fields.h"
+#include "server/query.h"
+
+namespace idforge::detail {
+namespace {
+
+constexpr std::string_view kJson = "application/json";
+constexpr std::string_view kText = "text/plain; charset=utf-8";
+constexpr std::string_view kPrometheus = "text/plain; version=0.0.4; charset=utf-8";
+constexpr std::string_view kDecodePrefix = "/v1/decode/";
+
+void fail(HttpResponse& response, int status, std::string_view code, std::string_view message) {
+  response.status = status;
+  response.content_type = kJson;
+  write_error_body(*response.body, code, message);
+}
+
+// Maps a library error to the answer DESIGN.md §6 gives it.
+void fail(HttpResponse& response, const Error& error) {
+  switch (error.code()) {
+    case Errc::invalid_argument:
+      return fail(response, 400, to_string(error.code()), error.message());
+    case Errc::overloaded:
+    case Errc::clock_regressed:
+    case Errc::lease_lost:
+    case Errc::unavailable:
+    case Errc::io:
+      response.retry_after_s = 1;
+      return fail(response, 503, to_string(error.code()), error.message());
+    case Errc::time_exhausted:
+      return fail(response, 503, to_string(error.code()), error.message());
+  }
+  fail(response, 500, to_string(error.code()), error.message());
+}
+
+void put_json(HttpResponse& response, const nlohmann::ordered_json& j) {
+  response.body->append(j.dump());
+  response.body->append("\n");
+}
+
+void gauge(Buffer& out, std::string_view name, std::string_view help, double value, std::string_view type = "gauge") {
+  char text[256];
+  std::snprintf(text, sizeof text, "# HELP %.*s %.*s\n# TYPE %.*s %.*s\n%.*s %.17g\n", static_cast<int>(name.size()),
+                name.data(), static_cast<int>(help.size()), help.data(), static_cast<int>(name.size()), name.data(),
+                static_cast<int>(type.size()), type.data(), static_cast<int>(name.size()), name.data(), value);
+  out.append(text);
+}
+
+}  // namespace
+
+Api::Api(IdService& ids, Metrics& metrics, Clock& clock, std::size_t loops)
+    : ids_(ids), metrics_(metrics), clock_(clock), scratch_(loops) {}
+
+void Api::handle(const HttpRequest& request, HttpResponse& response, std::size_t loop) {
+  const std::size_t question = request.target.find('?');
+  const std::string_view path = request.target.substr(0, question);
+  const std::string_view query =
+      question == std::string_view::npos ? std::string_view() : request.target.substr(question + 1);
+  if (path == "/v1/next") {
+    response.route = Route::next;
+  } else if (path.starts_with(kDecodePrefix)) {
+    response.route = Route::decode;
+  } else if (path == "/v1/info") {
+    response.route = Route::info;
+  } else if (path == "/metrics") {
+    response.route = Route::metrics;
+  } else if (path == "/healthz") {
+    response.route = Route::healthz;
+  } else if (path == "/readyz") {
+    response.route = Route::readyz;
+  } else {
+    response.route = Route::not_found;
+    return fail(response, 404, "not_found",
+                "no route " + std::string(path) +
+                    "; the routes are /v1/next, /v1/decode/{id}, /v1/info, /metrics, /healthz and /readyz");
+  }
+  if (request.method != "GET") {
+    response.allow_get = true;
+    return fail(response, 405, "method_not_allowed",
+                "method " + std::string(request.method) + " is not allowed; every route answers GET only");
+  }
+  if (response.route != Route::next && response.route != Route::decode && !query.empty()) {
+    return fail(response, 400, to_string(Errc::invalid_argument),
+                std::string(path) + " takes no parameters; remove '?" + std::string(query) + "'");
+  }
+  switch (response.route) {
+    case Route::next: return next(query, request.wants_text, response, loop);
+    case Route::decode: return decode(path.substr(kDecodePrefix.size()), query, response);
+    case Route::info: return info(response);
+    case Route::metrics: return metrics(response);
+    case Route::healthz: return put_json(response, {{"status", "ok"}});
+    case Route::readyz: return ready(response);
+    default: break;
+  }
+}
+
+void Api::next(std::string_view query, bool text, HttpResponse& response, std::size_t loop) {
+  static constexpr std::array<std::string_view, 3> kKnown = {"count", "format", "encoding"};
+  Result<Query> q = Query::parse(query, kKnown);
+  if (!q) return fail(response, q.error());
+  Format format = Format::snowflake;
+  if (auto name = q->get("format")) {
+    Result<Format> f = parse_format(*name);
+    if (!f) return fail(response, f.error());
+    format = *f;
+  }
+  Encoding encoding = Encoding::decimal;
+  if (auto name = q->get("encoding")) {
+    if (format != Format::snowflake) {
+      return fail(response, 400, to_string(Errc::invalid_argument),
+                  "encoding applies to format=snowflake only; the other formats have one text form each");
+    }
+    Result<Encoding> e = parse_encoding(*name);
+    if (!e) return fail(response, e.error());
+    encoding = *e;
+  }
+  std::uint64_t count = 1;
+  IdShape shape = text ? IdShape::lines : IdShape::json_one;
+  if (auto n = q->get("count")) {
+    Result<std::uint64_t> c = parse_count(*n, ids_.max_count());
+    if (!c) return fail(response, c.error());
+    count = *c;
+    if (!text) shape = IdShape::json_list;
+  }
+  std::vector<std::uint64_t>& scratch = scratch_[loop];
+  if (format == Format::snowflake && scratch.size() < count) scratch.resize(static_cast<std::size_t>(ids_.max_count()));
+  if (Result<void> written = ids_.write(format, encoding, count, shape, *response.body, scratch); !written) {
+    return fail(response, written.error());
+  }
+  response.content_type = text ? kText : kJson;
+  metrics_.shard(loop).issued(format, count);
+}
+
+void Api::decode(std::string_view id, std::string_view query, HttpResponse& response) {
+  static constexpr std::array<std::string_view, 2> kKnown = {"format", "encoding"};
+  Result<Query> q = Query::parse(query, kKnown);
+  if (!q) return fail(response, q.error());
+  Result<std::string> text = percent_decode(id);
+  if (!text) return fail(response, text.error());
+  std::optional<Format> format;
+  if (auto name = q->get("format")) {
+    Result<Format> f = parse_format(*name);
+    if (!f) return fail(response, f.error());
+    format = *f;
+  }
+  std::optional<Encoding> encoding;
+  if (auto name = q->get("encoding")) {
+    if (format && *format != Format::snowflake) {
+      return fail(response, 400, to_string(Errc::invalid_argument), "encoding applies to format=snowflake only");
+    }
+    Result<Encoding> e = parse_encoding(*name);
+    if (!e) return fail(response, e.error());
+    encoding = *e;
+    format = Format::snowflake;
+  }
+  const Layout& layout = ids_.layout();
+  Result<DecodedId> d = format ? decode_as(*text, *format, layout, encoding.value_or(Encoding::decimal))
+                               : idforge::decode(*text, layout);
+  if (!d) return fail(response, d.error());
+  put_json(response, decoded_json(*d, layout, *text, clock_.wall_ns() / 1'000'000));
+}
+
+void Api::info(HttpResponse& response) {
+  const GeneratorStats stats = ids_.stats();
+  const Layout& layout = ids_.layout();
+  const Capacity capacity = layout.capacity();
+  nlohmann::ordered_json fields = nlohmann::ordered_json::object();
+  const auto values = layout.node_values(ids_.node());
+  for (int i = 0; i < layout.node_field_count(); ++i) {
+    fields[std::string(layout.node_field(i).name())] = values[static_cast<std::size_t>(i)];
+  }
+  nlohmann::ordered_json formats = nlohmann::ordered_json::array();
+  for (Format f : all_formats()) formats.push_back(std::string(to_string(f)));
+  put_json(response, {
+                         {"layout", {{"name", std::string(layout.name())}, {"spec", layout.spec()}}},
+                         {"node", ids_.node()},
+                         {"node_fields", fields},
+                         {"flake128_worker", ids_.flake128_worker()},
+                         {"reserved_until", format_utc_ms(stats.reserved_until_unix_ms)},
+                         {"reserved_until_unix_ms", stats.reserved_until_unix_ms},
+                         {"lead_ms", stats.lead_ms},
+                         {"capacity",
+                          {{"ids_per_tick", capacity.ids_per_tick},
+                           {"ids_per_second", capacity.ids_per_second_per_node},
+                           {"max_count", ids_.max_count()},
+                           {"time_runs_out", format_utc_ms(capacity.last_unix_ms)}}},
+                         {"formats", formats},
+                         {"ready", ids_.ready() && !draining_.load(std::memory_order_relaxed)},
+                     });
+}
+
+void Api::metrics(HttpResponse& response) {
+  Buffer& out = *response.body;
+  metrics_.render(out);
+  const GeneratorStats s = ids_.stats();
+  const std::int64_t now_ms = clock_.wall_ns() / 1'000'000;
+  gauge(out, "idforge_generator_overflows_total", "Ticks whose sequence was used up (stamps led into the next tick).",
+        static_cast<double>(s.overflows), "counter");
+  gauge(out, "idforge_generator_waits_total", "Snowflake requests that waited for the clock.",
+        static_cast<double>(s.waits), "counter");
+  gauge(out, "idforge_generator_refusals_total", "Snowflake requests refused (overload, clock behind, lease lost).",
+        static_cast<double>(s.refusals), "counter");
+  gauge(out, "idforge_generator_rollbacks_total", "Times the wall clock was seen going back by 1 ms or more.",
+        static_cast<double>(s.rollbacks), "counter");
+  gauge(out, "idforge_lead_seconds", "How far the newest Snowflake stamp is ahead of the wall clock.",
+        static_cast<double>(s.lead_ms) / 1000);
+  gauge(out, "idforge_reservation_headroom_seconds", "Durable reservation left ahead of the wall clock.",
+        static_cast<double>(s.reserved_until_unix_ms - now_ms) / 1000);
+  gauge(out, "idforge_lease_held", "1 while the node and its reservation are held and renewing, else 0.",
+        ids_.ready() ? 1 : 0);
+  gauge(out, "idforge_layout_seconds_remaining", "Seconds until the layout's last tick.",
+        static_cast<double>(ids_.layout().capacity().last_unix_ms - now_ms) / 1000);
+  char text[128];
+  std::snprintf(text, sizeof text, "# HELP idforge_node The node this process holds.\n# TYPE idforge_node gauge\n"
+                "idforge_node{layout=\"%s\"} %llu\n", std::string(ids_.layout().name()).c_str(),
+                static_cast<unsigned long long>(ids_.node()));
+  out.append(text);
+  response.content_type = kPrometheus;
+}
+
+void Api::ready(HttpResponse& response) {
+  if (draining_.load(std::memory_order_relaxed)) {
+    return fail(response, 503, "draining", "the service is shutting down");
+  }
+  if (!ids_.ready()) {
+    response.retry_after_s = 1;
+    return fail(response, 503, "lease_lost",
+                "the node's reservation could not be renewed; see the service's log for the cause");
+  }
+  put_json(response, {{"status", "ready"}, {"node", ids_.node()}});
+}
+
+}  // namespace idforge::detail

@@ -1,0 +1,154 @@
+#include "server/id_service.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "idforge/random.h"
+
+namespace idforge::detail {
+namespace {
+
+// The room one ID's text may take, quotes and separator included.
+constexpr std::size_t kRoomPerId = 64;
+
+// Writes `count` IDs in `shape`; `each(p)` writes one ID's text at p and returns
+// its end, or an error. On error `out` is truncated back to where it was.
+template <class Each>
+Result<void> write_ids(std::uint64_t count, IdShape shape, Buffer& out, Each&& each) {
+  const std::size_t start = out.size();
+  char* p = out.reserve(static_cast<std::size_t>(count) * kRoomPerId + 16);
+  const bool json = shape != IdShape::lines;
+  auto put = [&p](std::string_view s) {
+    for (char c : s) *p++ = c;
+  };
+  if (shape == IdShape::json_one) put("{\"id\":");
+  if (shape == IdShape::json_list) put("{\"ids\":[");
+  for (std::uint64_t i = 0; i < count; ++i) {
+    if (json) *p++ = '"';
+    Result<char*> end = each(p);
+    if (!end) {
+      out.truncate(start);
+      return end.error();
+    }
+    p = *end;
+    if (json) {
+      *p++ = '"';
+      *p++ = ',';
+    } else {
+      *p++ = '\n';
+    }
+  }
+  if (json) {
+    --p;  // The last ','.
+    put(shape == IdShape::json_list ? "]}\n" : "}\n");
+  }
+  out.commit(p);
+  return {};
+}
+
+template <class WideGenerator>
+Result<void> write_wide(WideGenerator& generator, std::uint64_t count, IdShape shape, Buffer& out) {
+  return write_ids(count, shape, out, [&generator](char* p) -> Result<char*> {
+    auto id = generator.next();
+    if (!id) return id.error();
+    return format_to(*id, p);
+  });
+}
+
+std::chrono::milliseconds renew_period(const GeneratorOptions& options) {
+  return std::chrono::milliseconds(std::max<std::int64_t>(1, options.reserve_ahead_ms / 4));
+}
+
+}  // namespace
+
+std::uint64_t IdService::max_batch(const GeneratorOptions& options) {
+  const std::int64_t lead_ticks = options.max_lead_ms / options.layout.tick_ms();
+  return options.layout.capacity().ids_per_tick * static_cast<std::uint64_t>(lead_ticks + 1);
+}
+
+Result<std::unique_ptr<IdService>> IdService::start(const IdServiceOptions& options, Clock& clock) {
+  std::unique_ptr<IdService> s(new IdService());
+  s->max_count_ = options.max_count;
+  auto reservation = options.node
+                         ? FileReservation::acquire(options.data_dir, options.generator.layout, *options.node)
+                         : FileReservation::acquire_any(options.data_dir, options.generator.layout,
+                                                        options.first_node, options.last_node);
+  if (!reservation) return reservation.error();
+  s->reservation_ = std::move(*reservation);
+  auto generator = Generator::create(options.generator, clock, *s->reservation_);
+  if (!generator) return generator.error();
+  s->generator_ = std::move(*generator);
+
+  auto worker = FileReservation::acquire_any(options.data_dir, NodeSpace::flake128(), 0, kAutoWorkers - 1);
+  if (!worker) return worker.error();
+  s->flake128_reservation_ = std::move(*worker);
+  const TimePolicy policy{.max_lead_ms = options.generator.max_lead_ms, .max_wait_ms = options.generator.max_wait_ms};
+  auto flake128 = Flake128Generator::create(policy, clock, *s->flake128_reservation_);
+  if (!flake128) return flake128.error();
+  s->flake128_ = std::move(*flake128);
+
+  Random& random = SystemRandom::instance();
+  auto ulid = UlidGenerator::create(policy, clock, random);
+  if (!ulid) return ulid.error();
+  s->ulid_ = std::move(*ulid);
+  auto uuidv7 = UuidV7Generator::create(policy, clock, random);
+  if (!uuidv7) return uuidv7.error();
+  s->uuidv7_ = std::move(*uuidv7);
+  auto objectid = ObjectIdGenerator::create(policy, clock, random);
+  if (!objectid) return objectid.error();
+  s->objectid_ = std::move(*objectid);
+  auto ksuid = KsuidGenerator::create(policy, clock, random);
+  if (!ksuid) return ksuid.error();
+  s->ksuid_ = std::move(*ksuid);
+
+  s->renewer_ = std::make_unique<Renewer>(*s->generator_, renew_period(options.generator));
+  Flake128Generator& flakes = *s->flake128_;
+  s->flake128_renewer_ = std::make_unique<Renewer>([&flakes] { return flakes.renew(); }, renew_period(options.generator));
+  return s;
+}
+
+IdService::~IdService() { (void)stop(); }
+
+Result<void> IdService::write(Format format, Encoding encoding, std::uint64_t count, IdShape shape, Buffer& out,
+                              std::span<std::uint64_t> scratch) {
+  switch (format) {
+    case Format::snowflake: {
+      std::span<std::uint64_t> ids = scratch.first(static_cast<std::size_t>(count));
+      if (Result<void> made = generator_->next_batch(ids); !made) return made;
+      const std::uint64_t* next = ids.data();
+      return write_ids(count, shape, out, [&next, encoding](char* p) -> Result<char*> {
+        return encode_to(*next++, encoding, p);
+      });
+    }
+    case Format::ulid:
+      return write_wide(*ulid_, count, shape, out);
+    case Format::uuidv4:
+      return write_ids(count, shape, out, [](char* p) -> Result<char*> {
+        return format_to(Uuid::v4(SystemRandom::instance()), p);
+      });
+    case Format::uuidv7:
+      return write_wide(*uuidv7_, count, shape, out);
+    case Format::objectid:
+      return write_wide(*objectid_, count, shape, out);
+    case Format::ksuid:
+      return write_wide(*ksuid_, count, shape, out);
+    case Format::flake128:
+      return write_wide(*flake128_, count, shape, out);
+  }
+  return Error(Errc::invalid_argument, "unknown format");
+}
+
+bool IdService::ready() const {
+  return !stopped_.load(std::memory_order_relaxed) && !renewer_->last_error() && !flake128_renewer_->last_error();
+}
+
+Result<void> IdService::stop() {
+  if (stopped_.exchange(true)) return {};
+  renewer_.reset();
+  flake128_renewer_.reset();
+  Result<void> snowflake = generator_ ? generator_->close() : Result<void>();
+  Result<void> flake128 = flake128_ ? flake128_->close() : Result<void>();
+  return !snowflake ? snowflake : flake128;
+}
+
+}  // namespace idforge::detail

@@ -1,0 +1,78 @@
+// Metrics: the service's request and ID counters, kept per event loop and summed
+// when /metrics is read.
+//
+// Each event loop writes only its own Shard, so counting a request costs plain
+// loads and stores (relaxed atomics with one writer: no locked instruction, and
+// readers on other threads see whole values). Connection counts are shared
+// atomics, changed once per connection.
+//
+// Thread safety: a Shard is written by one thread; render() and the connection
+// counters may be used from any thread.
+#ifndef IDFORGE_SERVER_METRICS_H_
+#define IDFORGE_SERVER_METRICS_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "idforge/formats.h"
+#include "server/buffer.h"
+
+namespace idforge::detail {
+
+// What a request asked for, as the metrics label it.
+enum class Route : std::uint8_t { next, decode, info, metrics, healthz, readyz, not_found, unparsed };
+inline constexpr std::size_t kRouteCount = 8;
+std::string_view to_string(Route route);
+
+class Metrics {
+ public:
+  // Upper bounds of the latency histogram's buckets, in seconds (then +Inf).
+  static constexpr std::array<double, 11> kLatencyBoundsS = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                                             0.005,   0.01,   0.05,    0.25,   1.0};
+  // The status codes counted by name; others count as "other".
+  static constexpr std::array<int, 10> kStatuses = {200, 400, 404, 405, 408, 413, 431, 500, 503, 505};
+
+  class Shard {
+   public:
+    // Counts one answered request.
+    void request(Route route, int status, std::int64_t latency_ns);
+    // Counts `n` IDs handed out in `format`.
+    void issued(Format format, std::uint64_t n) { bump(issued_[static_cast<std::size_t>(format)], n); }
+
+   private:
+    friend class Metrics;
+    using Counter = std::atomic<std::uint64_t>;
+    static void bump(Counter& c, std::uint64_t n) {
+      c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    std::array<std::array<Counter, kStatuses.size() + 1>, kRouteCount> requests_{};
+    std::array<std::array<Counter, kLatencyBoundsS.size() + 1>, kRouteCount> latency_buckets_{};
+    std::array<Counter, kRouteCount> latency_sum_ns_{};
+    std::array<Counter, 7> issued_{};
+  };
+
+  explicit Metrics(std::size_t shards);
+
+  Shard& shard(std::size_t i) { return *shards_[i]; }
+
+  // Connections: open now, and refused because the cap was reached.
+  std::atomic<std::int64_t> open_connections{0};
+  std::atomic<std::uint64_t> refused_connections{0};
+
+  // IDs handed out in `format`, over all shards.
+  std::uint64_t issued(Format format) const;
+
+  // Appends the HTTP, connection and per-format ID families in Prometheus text.
+  void render(Buffer& out) const;
+
+ private:
+  std::vector<std::unique_ptr<Shard>> shards_;
+};
+
+}  // namespace idforge::detail
+
+#endif  // IDFORGE_SERVER_METRICS_H_

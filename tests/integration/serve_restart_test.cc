@@ -1,0 +1,196 @@
+// Restart safety and the node's life cycle: no ID after a crash and restart —
+// even with the clock stepped back — equals one from before; two services on one
+// data directory hold different nodes; SIGTERM drains and releases.
+#include <atomic>
+#include <mutex>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "idforge/encoding.h"
+#include "idforge/file_reservation.h"
+#include "support/http.h"
+
+namespace idforge::testing {
+namespace {
+
+using nlohmann::json;
+
+class ServeRestart : public Serve {
+ protected:
+  // Fetches batches on several connections until stopped or the server goes away.
+  class Load {
+   public:
+    explicit Load(std::uint16_t port) {
+      for (int t = 0; t < 3; ++t) {
+        threads_.emplace_back([this, port] {
+          HttpConnection c(port);
+          while (!stop_.load()) {
+            c.send("GET /v1/next?count=1000 HTTP/1.1\r\nHost: x\r\n\r\n");
+            std::optional<Reply> reply = c.read();
+            if (!reply) return;  // The server was killed.
+            if (reply->status != 200) continue;
+            std::lock_guard lock(mutex_);
+            for (const std::string& id : ids_of(reply->body)) ids_.push_back(as_id(id));
+          }
+        });
+      }
+    }
+    ~Load() { finish(); }
+
+    std::size_t size() {
+      std::lock_guard lock(mutex_);
+      return ids_.size();
+    }
+    std::vector<std::uint64_t> finish() {
+      stop_.store(true);
+      for (std::thread& t : threads_) {
+        if (t.joinable()) t.join();
+      }
+      std::lock_guard lock(mutex_);
+      return ids_;
+    }
+
+   private:
+    std::atomic<bool> stop_{false};
+    std::mutex mutex_;
+    std::vector<std::uint64_t> ids_;
+    std::vector<std::thread> threads_;
+  };
+
+  static std::uint64_t as_id(const std::string& text) { return parse_id(text, Encoding::decimal).value(); }
+
+  // Runs load against `server` until it has handed out `enough` IDs, then kills
+  // it with SIGKILL while the load goes on; returns every ID a client received.
+  static std::vector<std::uint64_t> kill_under_load(ServerProcess& server, std::size_t enough) {
+    Load load(server.port());
+    for (int i = 0; i < 6000 && load.size() < enough; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_GE(load.size(), enough);
+    EXPECT_EQ(server.stop(SIGKILL), 128 + SIGKILL);
+    return load.finish();
+  }
+
+  static std::vector<std::uint64_t> fetch(const ServerProcess& server, int batches) {
+    HttpConnection c(server.port());
+    std::vector<std::uint64_t> ids;
+    for (int i = 0; i < batches; ++i) {
+      const Reply reply = c.get("/v1/next?count=1000");
+      EXPECT_EQ(reply.status, 200) << reply.body;
+      if (reply.status != 200) break;
+      for (const std::string& id : ids_of(reply.body)) ids.push_back(as_id(id));
+    }
+    return ids;
+  }
+
+  // Every ID of `after` is larger than every ID of `before` (so none is equal).
+  static void expect_all_after(const std::vector<std::uint64_t>& before, const std::vector<std::uint64_t>& after) {
+    ASSERT_FALSE(before.empty());
+    ASSERT_FALSE(after.empty());
+    const std::uint64_t newest_before = *std::max_element(before.begin(), before.end());
+    const std::uint64_t oldest_after = *std::min_element(after.begin(), after.end());
+    EXPECT_GT(oldest_after, newest_before);
+    const std::set<std::uint64_t> all_before(before.begin(), before.end());
+    EXPECT_EQ(all_before.size(), before.size()) << "duplicates within one run";
+  }
+
+  // libfaketime (Debian's faketime package), preloaded through env(1) so that the
+  // PID the test holds is the server's own, shows the server a clock `offset` away.
+  static std::vector<std::string> clock_stepped(const std::string& offset) {
+    const std::string library = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+    EXPECT_TRUE(fs::exists(library)) << "install Debian's faketime package (scripts/deps.sh)";
+    return {"env", "LD_PRELOAD=" + library, "FAKETIME=" + offset};
+  }
+};
+
+TEST_F(ServeRestart, KilledUnderLoadThenRestartedIssuesOnlyLaterIds) {
+  const std::vector<std::string> args = {"--node", "5", "--max-lead-ms", "60000"};
+  auto first = start(args);
+  const std::vector<std::uint64_t> before = kill_under_load(*first, 50'000);
+
+  auto second = start(args);
+  const std::vector<std::uint64_t> after = fetch(*second, 20);
+  expect_all_after(before, after);
+}
+
+TEST_F(ServeRestart, RestartedWithTheClockSteppedBackIssuesOnlyLaterIds) {
+  // The restarted process sees a clock 5 s behind the one the killed process
+  // stamped with; its stamps start after the durable reservation instead.
+  const std::vector<std::string> args = {"--node", "6", "--max-lead-ms", "60000"};
+  auto first = start(args);
+  const std::vector<std::uint64_t> before = kill_under_load(*first, 50'000);
+
+  auto second = start(args, clock_stepped("-5s"));
+  const std::vector<std::uint64_t> after = fetch(*second, 20);
+  expect_all_after(before, after);
+  // The step took effect: the restarted stamps run ahead of the process's clock.
+  HttpConnection c(second->port());
+  EXPECT_GT(json::parse(c.get("/v1/info").body)["lead_ms"].get<std::int64_t>(), 1000);
+  // And once more, killed under load again with the stepped-back clock.
+  const std::vector<std::uint64_t> during = kill_under_load(*second, 50'000);
+  auto third = start(args, clock_stepped("-10s"));
+  expect_all_after(during, fetch(*third, 20));
+}
+
+TEST_F(ServeRestart, ClockBehindBeyondTheLeadIsRefusedNotDuplicated) {
+  auto first = start({"--node", "7"});
+  const std::vector<std::uint64_t> before = fetch(*first, 5);
+  ASSERT_EQ(first->stop(SIGKILL), 128 + SIGKILL);
+
+  // 60 s behind with the default 1 s lead: every request is refused.
+  auto second = start({"--node", "7"}, clock_stepped("-60s"));
+  HttpConnection c(second->port());
+  for (int i = 0; i < 3; ++i) {
+    const Reply reply = c.get("/v1/next?count=10");
+    EXPECT_EQ(reply.status, 503) << reply.body;
+    EXPECT_EQ(reply.header("retry-after"), "1");
+    EXPECT_EQ(json::parse(reply.body)["code"], "clock_regressed") << reply.body;
+  }
+  EXPECT_FALSE(before.empty());
+}
+
+TEST_F(ServeRestart, TwoServicesOnOneDataDirectoryHoldDifferentNodes) {
+  auto a = start();
+  auto b = start();
+  HttpConnection ca(a->port()), cb(b->port());
+  const json info_a = json::parse(ca.get("/v1/info").body);
+  const json info_b = json::parse(cb.get("/v1/info").body);
+  EXPECT_NE(info_a["node"], info_b["node"]);
+  EXPECT_NE(info_a["flake128_worker"], info_b["flake128_worker"]);
+  std::set<std::uint64_t> seen;
+  for (const auto& server : {a.get(), b.get()}) {
+    for (std::uint64_t id : fetch(*server, 5)) EXPECT_TRUE(seen.insert(id).second);
+  }
+  // A third asking for a node another holds is refused at start-up, naming it.
+  const Ran taken = run("serve --listen 127.0.0.1:0 --data-dir '" + (dir_ / "data").string() + "' --node " +
+                        info_a["node"].dump());
+  EXPECT_EQ(taken.exit_code, 1);
+  EXPECT_NE(taken.err.find("held by"), std::string::npos) << taken.err;
+}
+
+TEST_F(ServeRestart, SigtermDrainsWritesTheFinalReservationAndReleasesTheNode) {
+  auto first = start({"--node", "9"});
+  const std::vector<std::uint64_t> before = fetch(*first, 3);
+  HttpConnection idle(first->port());
+  ASSERT_EQ(idle.get("/healthz").status, 200);
+  EXPECT_EQ(first->stop(SIGTERM), 0) << first->log();
+  const std::string log = first->log();
+  EXPECT_NE(log.find("\"msg\":\"draining\""), std::string::npos) << log;
+  EXPECT_NE(log.find("\"msg\":\"stopped\""), std::string::npos) << log;
+  EXPECT_TRUE(idle.closed_by_server());
+
+  // The mark holds the newest stamp issued, no less.
+  const Layout twitter = Layout::twitter();
+  const std::int64_t newest_ms =
+      twitter.unix_ms_of_tick(static_cast<std::int64_t>(twitter.decompose(before.back()).tick));
+  const fs::path mark = FileReservation::layout_dir(dir_ / "data", twitter) / "node-9.mark";
+  Result<std::optional<std::int64_t>> recorded = FileReservation::read_mark(mark, twitter, 9);
+  ASSERT_TRUE(recorded && *recorded);
+  EXPECT_GE(**recorded, newest_ms);
+
+  // The node is free again, and its next holder continues after it.
+  auto second = start({"--node", "9"});
+  expect_all_after(before, fetch(*second, 3));
+}
+
+}  // namespace
+}  // namespace idforge::testing

@@ -1,0 +1,216 @@
+// A real HTTP/1.1 client (Boost.Asio + Beast) and a fixture that runs the built
+// `idforge serve` on port 0: what the service's integration tests share.
+#ifndef IDFORGE_TESTS_SUPPORT_HTTP_H_
+#define IDFORGE_TESTS_SUPPORT_HTTP_H_
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include "support/cli.h"
+
+namespace idforge::testing {
+
+struct Reply {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // Names in lower case.
+  std::string body;
+  bool keep_alive = true;
+
+  std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+// The "ids" of a batch answer, as text.
+inline std::vector<std::string> ids_of(const std::string& body) {
+  const nlohmann::json parsed = nlohmann::json::parse(body);
+  std::vector<std::string> out;
+  for (const nlohmann::json& id : parsed.at("ids")) out.push_back(id.get<std::string>());
+  return out;
+}
+
+// One client connection to 127.0.0.1:port. Reads give up after 30 s (a guard
+// against a hung server, not a timing assertion).
+class HttpConnection {
+ public:
+  explicit HttpConnection(std::uint16_t port) : socket_(context_) {
+    socket_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    const timeval guard{30, 0};
+    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &guard, sizeof guard);
+  }
+
+  // Sends GET `target` (with Accept when given) and reads the reply.
+  Reply get(const std::string& target, const std::string& accept = "") {
+    std::string request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    if (!accept.empty()) request += "Accept: " + accept + "\r\n";
+    send(request + "\r\n");
+    std::optional<Reply> reply = read();
+    EXPECT_TRUE(reply) << "no reply to GET " << target;
+    return reply.value_or(Reply{});
+  }
+
+  // Sends bytes as they are.
+  void send(std::string_view bytes) {
+    boost::system::error_code ec;
+    boost::asio::write(socket_, boost::asio::buffer(bytes.data(), bytes.size()), ec);
+  }
+
+  // Reads one reply, or nullopt when the connection ends without one.
+  std::optional<Reply> read() {
+    namespace http = boost::beast::http;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 << 20);
+    boost::system::error_code ec;
+    http::read(socket_, buffer_, parser, ec);
+    if (ec) return std::nullopt;
+    const auto& message = parser.get();
+    Reply reply;
+    reply.status = static_cast<int>(message.result_int());
+    for (const auto& field : message) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      reply.headers[name] = std::string(field.value());
+    }
+    reply.body = message.body();
+    reply.keep_alive = message.keep_alive();
+    return reply;
+  }
+
+  // True when the server closes the connection (reads end) with nothing more sent.
+  bool closed_by_server() {
+    char byte;
+    boost::system::error_code ec;
+    const std::size_t n = socket_.read_some(boost::asio::buffer(&byte, 1), ec);
+    return n == 0 && (ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset);
+  }
+
+  boost::asio::ip::tcp::socket& socket() { return socket_; }
+
+ private:
+  boost::asio::io_context context_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::beast::flat_buffer buffer_;
+};
+
+// `idforge serve` on 127.0.0.1 port 0, started by the constructor and stopped by
+// its PID. `prefix` runs before the binary (for example faketime).
+class ServerProcess {
+ public:
+  ServerProcess(const fs::path& data_dir, const fs::path& log, std::vector<std::string> args,
+                std::vector<std::string> prefix = {})
+      : log_(log) {
+    std::vector<std::string> argv = std::move(prefix);
+    for (std::string a : {std::string(IDFORGE_CLI_PATH), std::string("serve"), std::string("--listen"),
+                          std::string("127.0.0.1:0"), std::string("--data-dir"), data_dir.string()}) {
+      argv.push_back(a);
+    }
+    for (std::string& a : args) argv.push_back(std::move(a));
+    std::vector<char*> raw;
+    for (std::string& a : argv) raw.push_back(a.data());
+    raw.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    const int spawned = posix_spawnp(&pid_, raw[0], &actions, nullptr, raw.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (spawned != 0) {
+      ADD_FAILURE() << "cannot start " << raw[0];
+      pid_ = -1;
+      return;
+    }
+    // Wait (bounded, as a guard) for the start-up line that names the port.
+    static const std::regex kPort("\"msg\":\"listening\".*\"port\":([0-9]+)");
+    for (int i = 0; i < 3000; ++i) {
+      std::smatch m;
+      const std::string text = slurp(log_);
+      if (std::regex_search(text, m, kPort)) {
+        port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+        return;
+      }
+      if (exited()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "idforge serve did not start; its log:\n" << slurp(log_);
+  }
+
+  ~ServerProcess() {
+    if (pid_ > 0 && !reaped_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  std::uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  bool started() const { return port_ != 0; }
+  std::string log() const { return slurp(log_); }
+
+  // Sends `signal` and waits for the process; returns its exit code, or
+  // 128 + the signal that ended it.
+  int stop(int signal = SIGTERM) {
+    if (pid_ <= 0 || reaped_) return status_;
+    ::kill(pid_, signal);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    reaped_ = true;
+    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return status_;
+  }
+
+  // True when the process has exited (reaping it).
+  bool exited() {
+    if (reaped_) return true;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+    reaped_ = true;
+    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return true;
+  }
+
+ private:
+  fs::path log_;
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+  bool reaped_ = false;
+  int status_ = -1;
+};
+
+// A test with its own data directory and a way to start servers in it.
+class Serve : public Cli {
+ protected:
+  // Starts `idforge serve` with `args`; each server logs to its own file.
+  std::unique_ptr<ServerProcess> start(std::vector<std::string> args = {}, std::vector<std::string> prefix = {}) {
+    const fs::path log = dir_ / ("serve-" + std::to_string(++servers_) + ".log");
+    auto server = std::make_unique<ServerProcess>(dir_ / "data", log, std::move(args), std::move(prefix));
+    EXPECT_TRUE(server->started());
+    return server;
+  }
+
+ private:
+  int servers_ = 0;
+};
+
+}  // namespace idforge::testing
+
+#endif  // IDFORGE_TESTS_SUPPORT_HTTP_H_
