@@ -1,5 +1,5 @@
--- wrk script: each connection waits 1 ms between requests, which holds the total
--- rate near half of what the service reaches unpaced with 50 connections.
+-- wrk script: each connection waits 1 ms between requests, so the total rate is
+-- set by the connection count (bench/serve_load.sh aims at half the peak).
 function delay()
   return 1
 end

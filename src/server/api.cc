@@ -47,7 +47,8 @@ void put_json(HttpResponse& response, const nlohmann::ordered_json& j) {
   response.body->append("\n");
 }
 
-void gauge(Buffer& out, std::string_view name, std::string_view help, double value, std::string_view type = "gauge") {
+// Appends a one-sample Prometheus family: HELP, TYPE and the value.
+void family(Buffer& out, std::string_view name, std::string_view help, double value, std::string_view type = "gauge") {
   char text[256];
   std::snprintf(text, sizeof text, "# HELP %.*s %.*s\n# TYPE %.*s %.*s\n%.*s %.17g\n", static_cast<int>(name.size()),
                 name.data(), static_cast<int>(help.size()), help.data(), static_cast<int>(name.size()), name.data(),
@@ -203,21 +204,21 @@ void Api::metrics(HttpResponse& response) {
   metrics_.render(out);
   const GeneratorStats s = ids_.stats();
   const std::int64_t now_ms = clock_.wall_ns() / 1'000'000;
-  gauge(out, "idforge_generator_overflows_total", "Ticks whose sequence was used up (stamps led into the next tick).",
+  family(out, "idforge_generator_overflows_total", "Ticks whose sequence was used up (stamps led into the next tick).",
         static_cast<double>(s.overflows), "counter");
-  gauge(out, "idforge_generator_waits_total", "Snowflake requests that waited for the clock.",
+  family(out, "idforge_generator_waits_total", "Snowflake requests that waited for the clock.",
         static_cast<double>(s.waits), "counter");
-  gauge(out, "idforge_generator_refusals_total", "Snowflake requests refused (overload, clock behind, lease lost).",
+  family(out, "idforge_generator_refusals_total", "Snowflake requests refused (overload, clock behind, lease lost).",
         static_cast<double>(s.refusals), "counter");
-  gauge(out, "idforge_generator_rollbacks_total", "Times the wall clock was seen going back by 1 ms or more.",
+  family(out, "idforge_generator_rollbacks_total", "Times the wall clock was seen going back by 1 ms or more.",
         static_cast<double>(s.rollbacks), "counter");
-  gauge(out, "idforge_lead_seconds", "How far the newest Snowflake stamp is ahead of the wall clock.",
+  family(out, "idforge_lead_seconds", "How far the newest Snowflake stamp is ahead of the wall clock.",
         static_cast<double>(s.lead_ms) / 1000);
-  gauge(out, "idforge_reservation_headroom_seconds", "Durable reservation left ahead of the wall clock.",
+  family(out, "idforge_reservation_headroom_seconds", "Durable reservation left ahead of the wall clock.",
         static_cast<double>(s.reserved_until_unix_ms - now_ms) / 1000);
-  gauge(out, "idforge_lease_held", "1 while the node and its reservation are held and renewing, else 0.",
+  family(out, "idforge_lease_held", "1 while the node and its reservation are held and renewing, else 0.",
         ids_.ready() ? 1 : 0);
-  gauge(out, "idforge_layout_seconds_remaining", "Seconds until the layout's last tick.",
+  family(out, "idforge_layout_seconds_remaining", "Seconds until the layout's last tick.",
         static_cast<double>(ids_.layout().capacity().last_unix_ms - now_ms) / 1000);
   char text[128];
   std::snprintf(text, sizeof text, "# HELP idforge_node The node this process holds.\n# TYPE idforge_node gauge\n"
