@@ -21,19 +21,6 @@ struct DecodeOptions {
   std::vector<std::string> ids;
 };
 
-std::size_t id_width(Format format) {
-  switch (format) {
-    case Format::snowflake: return kMaxEncodedLength;
-    case Format::ulid: return kUlidTextLength;
-    case Format::uuidv4:
-    case Format::uuidv7: return kUuidTextLength;
-    case Format::objectid: return kObjectIdTextLength;
-    case Format::ksuid: return kKsuidTextLength;
-    case Format::flake128: return kFlake128TextLength;
-  }
-  return kMaxEncodedLength;
-}
-
 void pad(std::string& line, std::string_view text, std::size_t width) {
   line.append(text);
   line.append(width > text.size() ? width - text.size() : 0, ' ');
@@ -60,7 +47,7 @@ class Printer {
     const std::string id = detail::canonical_text(d);
     if (!header_printed_ || d.format != last_format_) header(d.format, cols);
     std::string line;
-    pad(line, id, id_width(d.format));
+    pad(line, id, detail::max_text_length(d.format));
     pad(line, d.unix_ms ? format_utc_ms(*d.unix_ms) : "-", kUtcTextLength);
     for (const detail::DecodedField& c : cols) pad(line, c.value.is_string() ? c.value.get<std::string>() : c.value.dump(), c.width);
     if (future) line.append("stamped in the future");
@@ -72,7 +59,7 @@ class Printer {
   // A table header, printed again whenever the format changes between rows.
   void header(Format format, const std::vector<detail::DecodedField>& cols) {
     std::string line;
-    pad(line, format == Format::snowflake ? "ID" : upper(std::string(to_string(format))), id_width(format));
+    pad(line, format == Format::snowflake ? "ID" : upper(std::string(to_string(format))), detail::max_text_length(format));
     pad(line, "TIME", kUtcTextLength);
     for (const detail::DecodedField& c : cols) pad(line, upper(c.name), c.width);
     line.append("NOTE");

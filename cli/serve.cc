@@ -111,7 +111,7 @@ int run_serve(const ServeOptions& options) {
   service.first_node = nodes->first;
   service.last_node = nodes->second;
   service.max_count = options.max_count;
-  if (options.max_lead_ms >= 0 && options.max_count > detail::IdService::max_batch(service.generator)) {
+  if (options.max_count > detail::IdService::max_batch(service.generator)) {
     return fail(Error(Errc::invalid_argument,
                       "--max-count " + std::to_string(options.max_count) + " exceeds the " +
                           std::to_string(detail::IdService::max_batch(service.generator)) +

@@ -72,6 +72,19 @@ std::vector<DecodedField> decoded_fields(const DecodedId& d, const Layout& layou
   return out;
 }
 
+std::size_t max_text_length(Format format) {
+  switch (format) {
+    case Format::snowflake: return kMaxEncodedLength;
+    case Format::ulid: return kUlidTextLength;
+    case Format::uuidv4:
+    case Format::uuidv7: return kUuidTextLength;
+    case Format::objectid: return kObjectIdTextLength;
+    case Format::ksuid: return kKsuidTextLength;
+    case Format::flake128: return kFlake128TextLength;
+  }
+  return kMaxEncodedLength;
+}
+
 std::string canonical_text(const DecodedId& d) {
   return std::visit(
       [](const auto& v) -> std::string {

@@ -26,6 +26,9 @@ struct DecodedField {
 // ULID's random part, and so on.
 std::vector<DecodedField> decoded_fields(const DecodedId& d, const Layout& layout);
 
+// The longest text an ID of `format` has (a Snowflake ID in any encoding).
+std::size_t max_text_length(Format format);
+
 // The ID in its canonical text: decimal for Snowflake, the format's own otherwise.
 std::string canonical_text(const DecodedId& d);
 

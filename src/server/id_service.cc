@@ -4,19 +4,19 @@
 #include <chrono>
 
 #include "idforge/random.h"
+#include "server/decoded_fields.h"
 
 namespace idforge::detail {
 namespace {
 
-// The room one ID's text may take, quotes and separator included.
-constexpr std::size_t kRoomPerId = 64;
-
-// Writes `count` IDs in `shape`; `each(p)` writes one ID's text at p and returns
-// its end, or an error. On error `out` is truncated back to where it was.
+// Writes `count` IDs of `format` in `shape`; `each(p)` writes one ID's text at p
+// and returns its end, or an error. On error `out` is truncated back to where it was.
 template <class Each>
-Result<void> write_ids(std::uint64_t count, IdShape shape, Buffer& out, Each&& each) {
+Result<void> write_ids(Format format, std::uint64_t count, IdShape shape, Buffer& out, Each&& each) {
   const std::size_t start = out.size();
-  char* p = out.reserve(static_cast<std::size_t>(count) * kRoomPerId + 16);
+  // Each ID's text, its quotes and its separator; then the braces.
+  const std::size_t room_per_id = max_text_length(format) + 3;
+  char* p = out.reserve(static_cast<std::size_t>(count) * room_per_id + 16);
   const bool json = shape != IdShape::lines;
   auto put = [&p](std::string_view s) {
     for (char c : s) *p++ = c;
@@ -47,8 +47,8 @@ Result<void> write_ids(std::uint64_t count, IdShape shape, Buffer& out, Each&& e
 }
 
 template <class WideGenerator>
-Result<void> write_wide(WideGenerator& generator, std::uint64_t count, IdShape shape, Buffer& out) {
-  return write_ids(count, shape, out, [&generator](char* p) -> Result<char*> {
+Result<void> write_wide(WideGenerator& generator, Format format, std::uint64_t count, IdShape shape, Buffer& out) {
+  return write_ids(format, count, shape, out, [&generator](char* p) -> Result<char*> {
     auto id = generator.next();
     if (!id) return id.error();
     return format_to(*id, p);
@@ -116,24 +116,24 @@ Result<void> IdService::write(Format format, Encoding encoding, std::uint64_t co
       std::span<std::uint64_t> ids = scratch.first(static_cast<std::size_t>(count));
       if (Result<void> made = generator_->next_batch(ids); !made) return made;
       const std::uint64_t* next = ids.data();
-      return write_ids(count, shape, out, [&next, encoding](char* p) -> Result<char*> {
+      return write_ids(format, count, shape, out, [&next, encoding](char* p) -> Result<char*> {
         return encode_to(*next++, encoding, p);
       });
     }
     case Format::ulid:
-      return write_wide(*ulid_, count, shape, out);
+      return write_wide(*ulid_, format, count, shape, out);
     case Format::uuidv4:
-      return write_ids(count, shape, out, [](char* p) -> Result<char*> {
+      return write_ids(format, count, shape, out, [](char* p) -> Result<char*> {
         return format_to(Uuid::v4(SystemRandom::instance()), p);
       });
     case Format::uuidv7:
-      return write_wide(*uuidv7_, count, shape, out);
+      return write_wide(*uuidv7_, format, count, shape, out);
     case Format::objectid:
-      return write_wide(*objectid_, count, shape, out);
+      return write_wide(*objectid_, format, count, shape, out);
     case Format::ksuid:
-      return write_wide(*ksuid_, count, shape, out);
+      return write_wide(*ksuid_, format, count, shape, out);
     case Format::flake128:
-      return write_wide(*flake128_, count, shape, out);
+      return write_wide(*flake128_, format, count, shape, out);
   }
   return Error(Errc::invalid_argument, "unknown format");
 }

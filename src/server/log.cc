@@ -11,7 +11,7 @@ namespace idforge::detail {
 
 void log(LogLevel level, std::string_view msg, const nlohmann::ordered_json& fields) {
   static constexpr std::string_view kLevels[] = {"info", "warn", "error"};
-  SystemClock clock;
+  static SystemClock clock;  // Calibrated once: constructing one costs ~2 ms.
   nlohmann::ordered_json line;
   line["ts"] = format_utc_ms(clock.wall_ns() / 1'000'000);
   line["level"] = kLevels[static_cast<int>(level)];
