@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the whole test suite: Release, ASan+UBSan (both replay the fuzz
 # corpus, and run the service's integration tests against an ASan-built binary),
-# TSan (concurrency tests), the libFuzzer targets over their corpus, and a
+# TSan (concurrency tests, and the integration tests against a TSan-built
+# binary), the libFuzzer targets over their corpus, and a
 # consumer project that uses the installed package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,9 +31,9 @@ for preset in release asan; do
   run_ctest "$preset"
 done
 
-step "tsan: concurrency tests"
+step "tsan: concurrency tests and the service"
 cmake --preset tsan >/dev/null
-cmake --build --preset tsan --target core_concurrency_test formats_concurrency_test
+cmake --build --preset tsan --target core_concurrency_test formats_concurrency_test serve_test
 run_ctest tsan
 
 step "fuzz: libFuzzer targets (clang-14, ASan+UBSan) over the checked-in corpus"

@@ -1,5 +1,6 @@
 // Buffer: a growable byte buffer that keeps its memory between uses, so a
 // connection's responses stop allocating once it has seen its largest one.
+// release_above() bounds what an idle buffer holds on to.
 //
 // Thread safety: none; one connection owns one buffer.
 #ifndef IDFORGE_SERVER_BUFFER_H_
@@ -29,8 +30,18 @@ class Buffer {
   // Drops the data from `size` on.  REQUIRES: size <= this->size().
   void truncate(std::size_t size) { size_ = size; }
   void clear() { size_ = 0; }
+  // Empties the buffer and, when it holds more than `bytes` of memory, frees it,
+  // so one large response does not pin its memory for the buffer's lifetime.
+  void release_above(std::size_t bytes) {
+    size_ = 0;
+    if (capacity_ <= bytes) return;
+    data_.reset();
+    capacity_ = 0;
+  }
 
   std::size_t size() const { return size_; }
+  // The bytes of memory the buffer holds, used or not.
+  std::size_t capacity() const { return capacity_; }
   const char* data() const { return data_.get(); }
   std::string_view view() const { return {data_.get(), size_}; }
 

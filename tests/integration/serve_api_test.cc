@@ -8,6 +8,9 @@
 #include "idforge/uuid.h"
 #include "support/http.h"
 
+#include <set>
+#include <thread>
+
 namespace idforge::testing {
 namespace {
 
@@ -89,6 +92,46 @@ TEST_F(ServeApi, EveryFormatAnswersItsOwnValidText) {
       EXPECT_LT(ids[0].get<std::string>(), ids[2].get<std::string>()) << name;
     }
   }
+}
+
+// Several clients at once on every route, spread over the event loops; under
+// TSan this is the test that sees the loops share the generators and metrics.
+TEST_F(ServeApi, ConcurrentClientsOnEveryRouteGetDistinctIds) {
+  auto server = start({"--threads", "2"});
+  constexpr std::size_t kClients = 4;
+  constexpr std::size_t kRounds = 25;
+  std::vector<std::vector<std::string>> issued(kClients);  // "format:id", one list per client.
+  std::vector<std::thread> clients;
+  for (std::size_t i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      HttpConnection c(server->port());
+      for (std::size_t round = 0; round < kRounds; ++round) {
+        for (Format format : all_formats()) {
+          const std::string name(to_string(format));
+          const Reply reply = c.get("/v1/next?count=5&format=" + name);
+          ASSERT_EQ(reply.status, 200) << name << ": " << reply.body;
+          for (const std::string& id : ids_of(reply.body)) issued[i].push_back(name + ":" + id);
+        }
+        const Reply one = c.get("/v1/next");
+        ASSERT_EQ(one.status, 200) << one.body;
+        const std::string id = json::parse(one.body)["id"].get<std::string>();
+        issued[i].push_back("snowflake:" + id);
+        for (const std::string& target : {"/v1/decode/" + id, std::string("/v1/info"), std::string("/metrics")}) {
+          const Reply reply = c.get(target);
+          ASSERT_EQ(reply.status, 200) << target << ": " << reply.body;
+        }
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  std::set<std::string> distinct;
+  std::size_t total = 0;
+  for (const std::vector<std::string>& list : issued) {
+    total += list.size();
+    distinct.insert(list.begin(), list.end());
+  }
+  EXPECT_EQ(total, kClients * kRounds * (5 * all_formats().size() + 1));
+  EXPECT_EQ(distinct.size(), total);
 }
 
 TEST_F(ServeApi, DecodeAnswersWhatTheCliPrints) {

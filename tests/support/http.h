@@ -154,11 +154,17 @@ class ServerProcess {
     ADD_FAILURE() << "idforge serve did not start; its log:\n" << slurp(log_);
   }
 
+  // Kills the server. A server that ended on its own before this, without a
+  // stop() from the test, fails the test with its log (a crash, or a
+  // sanitizer's report).
   ~ServerProcess() {
-    if (pid_ > 0 && !reaped_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
+    if (pid_ <= 0 || reaped_) return;
+    if (exited()) {
+      ADD_FAILURE() << "idforge serve exited on its own with status " << status_ << "; its log:\n" << log();
+      return;
     }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
   }
 
   std::uint16_t port() const { return port_; }
