@@ -6,7 +6,8 @@
 #   - nginx answering `return 200 "$request_id";` (the same wrk command): the
 #     ceiling of an HTTP responder on this machine.
 # Then the batch route (?count=10000) against the layout's cap, p99 latency at
-# about half the peak rate, and idforge's resident memory after the run.
+# about half the peak rate (paced and steady), idforge's CPU time per request,
+# and its resident memory after the run.
 #
 # Usage: bash bench/serve_load.sh [SECONDS per run, Default 10] [CONNECTIONS, Default 50]
 # Needs: build/release/idforge (cmake --preset release && cmake --build --preset release)
@@ -33,6 +34,8 @@ rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$1"; }
 p99() { sed -n 's/^ *99% *\(.*\)$/\1/p' "$1"; }
 issued() { curl -fs "http://127.0.0.1:$port/metrics" | sed -n 's/^idforge_ids_issued_total{format="snowflake"} //p'; }
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }  # user and system, in clock ticks
+requests() { sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$1"; }
 
 "$idforge" serve --listen 127.0.0.1:0 --data-dir "$work/data" 2>"$work/serve.log" &
 pids+=($!)
@@ -78,10 +81,17 @@ ids_per_s=$(python3 -c "print(round(($after - $before) / ($elapsed_ns / 1e9)))")
 cap=$(curl -fs "http://127.0.0.1:$port/v1/info" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["capacity"]["ids_per_second"]))')
 refused=$(sed -n 's/^ *Non-2xx or 3xx responses: *//p' "$work/idforge-batch.txt")
 
-# Paced: every connection waits 1 ms between requests; twice the connections
-# bring the rate near half the unpaced peak.
+# Latency at about half the peak rate, two ways. Paced: every connection waits
+# 1 ms between requests, and twice the connections bring the rate near half the
+# peak; wrk's 1 ms timers fire together, so requests arrive in bursts of about
+# one per connection. Steady: 4 connections, each sending its next request as
+# soon as the last is answered, which on this machine is also about half the peak.
+cpu_before=$(cpu_ticks "$idforge_pid")
 wrk_run idforge-paced $((connections * 2)) "http://127.0.0.1:$port/v1/next" -s bench/load/pace.lua
+cpu_after=$(cpu_ticks "$idforge_pid")
 wrk_run nginx-paced $((connections * 2)) "http://127.0.0.1:$nginx_port/" -s bench/load/pace.lua
+wrk_run idforge-steady 4 "http://127.0.0.1:$port/v1/next"
+wrk_run nginx-steady 4 "http://127.0.0.1:$nginx_port/"
 rss_kb=$(ps -o rss= -p "$idforge_pid" | tr -d ' ')
 
 single=$(rps "$work/idforge-next.txt")
@@ -91,5 +101,14 @@ echo "== summary"
 echo "single-ID requests/s vs Redis INCR:  $(ratio "$single" "$redis_rps")  (target >= 1.0)"
 echo "single-ID requests/s vs nginx:       $(ratio "$single" "$nginx_rps")  (target >= 0.9)"
 echo "batch IDs/s: $ids_per_s of cap $cap = $(ratio "$ids_per_s" "$cap")  (target >= 0.95; ${refused:-0} requests got 503)"
-echo "paced: $(rps "$work/idforge-paced.txt") req/s = $(ratio "$(rps "$work/idforge-paced.txt")" "$single") of the peak, p99 $(p99 "$work/idforge-paced.txt")  (target < 1 ms at half the peak)"
+for run in paced steady; do
+  rate=$(rps "$work/idforge-$run.txt")
+  echo "$run: $rate req/s = $(ratio "$rate" "$single") of the peak, p99 $(p99 "$work/idforge-$run.txt") (nginx $(p99 "$work/nginx-$run.txt"))  (target < 1 ms at half the peak)"
+done
+python3 - "$cpu_before" "$cpu_after" "$(requests "$work/idforge-paced.txt")" "$(getconf CLK_TCK)" <<'PY'
+import sys
+before, after, n, hz = sys.argv[1].split(), sys.argv[2].split(), int(sys.argv[3]), int(sys.argv[4])
+us = [(int(a) - int(b)) / hz / n * 1e6 for a, b in zip(after, before)]
+print(f"idforge CPU per request (paced run): user {us[0]:.1f} us, kernel {us[1]:.1f} us")
+PY
 echo "idforge resident memory after the run: $((rss_kb / 1024)) MiB  (target < 30)"
