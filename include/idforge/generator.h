@@ -101,6 +101,10 @@ struct GeneratorStats {
   std::uint64_t refusals = 0;   // Calls that failed after creation.
   std::uint64_t rollbacks = 0;  // Times the wall clock was seen behind its furthest reading by >= 1 ms.
   std::int64_t lead_ms = 0;     // How far the newest stamp is ahead of the wall clock now (>= 0).
+  // How far the next stamp would be ahead of the wall clock now (>= 0). Past
+  // max_lead_ms after a restart with the clock behind, it says how long until
+  // the generator can issue again.
+  std::int64_t next_stamp_lead_ms = 0;
   std::int64_t reserved_until_unix_ms = 0;  // The durable reservation.
 };
 

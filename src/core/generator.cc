@@ -263,6 +263,8 @@ GeneratorStats Generator::stats() {
   s.refusals = refusals_.load(std::memory_order_relaxed);
   s.rollbacks = rollbacks_.load(std::memory_order_relaxed);
   s.lead_ms = std::max<std::int64_t>(0, last_issued_tick() - now_tick) * layout_.tick_ms();
+  const auto next_tick = static_cast<std::int64_t>(state >> seq_bits_);
+  s.next_stamp_lead_ms = std::max<std::int64_t>(0, next_tick - now_tick) * layout_.tick_ms();
   s.reserved_until_unix_ms = reserved_until_ms_;
   return s;
 }

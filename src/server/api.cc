@@ -135,7 +135,11 @@ void Api::next(std::string_view query, bool text, HttpResponse& response, std::s
   std::vector<std::uint64_t>& scratch = scratch_[loop];
   if (format == Format::snowflake && scratch.size() < count) scratch.resize(static_cast<std::size_t>(ids_.max_count()));
   if (Result<void> written = ids_.write(format, encoding, count, shape, *response.body, scratch); !written) {
-    return fail(response, written.error());
+    fail(response, written.error());
+    if (written.error().code() == Errc::clock_regressed && format == Format::snowflake) {
+      response.retry_after_s = static_cast<int>(ids_.seconds_until_clock_catches_up());
+    }
+    return;
   }
   response.content_type = text ? kText : kJson;
   metrics_.shard(loop).issued(format, count);

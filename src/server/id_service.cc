@@ -69,6 +69,7 @@ std::uint64_t IdService::max_batch(const GeneratorOptions& options) {
 Result<std::unique_ptr<IdService>> IdService::start(const IdServiceOptions& options, Clock& clock) {
   std::unique_ptr<IdService> s(new IdService());
   s->max_count_ = options.max_count;
+  s->max_lead_ms_ = options.generator.max_lead_ms;
   auto reservation = options.node
                          ? FileReservation::acquire(options.data_dir, options.generator.layout, *options.node)
                          : FileReservation::acquire_any(options.data_dir, options.generator.layout,
@@ -136,6 +137,14 @@ Result<void> IdService::write(Format format, Encoding encoding, std::uint64_t co
       return write_wide(*flake128_, format, count, shape, out);
   }
   return Error(Errc::invalid_argument, "unknown format");
+}
+
+std::int64_t IdService::seconds_until_clock_catches_up() {
+  // Capped at an hour: an operator may step the clock forward sooner than it
+  // would catch up on its own, and clients should look again by then.
+  constexpr std::int64_t kMaxSeconds = 3600;
+  const std::int64_t behind_ms = generator_->stats().next_stamp_lead_ms - max_lead_ms_;
+  return std::clamp<std::int64_t>((behind_ms + 999) / 1000, 1, kMaxSeconds);
 }
 
 bool IdService::ready() const {

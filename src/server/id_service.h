@@ -94,6 +94,9 @@ class IdService {
   std::uint64_t max_count() const { return max_count_; }
   const std::filesystem::path& mark_path() const { return reservation_->mark_path(); }
   GeneratorStats stats() { return generator_->stats(); }
+  // Whole seconds until the wall clock is back within max_lead_ms of the newest
+  // Snowflake stamp, from 1 to 3600: the Retry-After for clock_regressed.
+  std::int64_t seconds_until_clock_catches_up();
 
   // True while the generators are open and their last renewals succeeded.
   bool ready() const;
@@ -106,6 +109,7 @@ class IdService {
   IdService() = default;
 
   std::uint64_t max_count_ = 0;
+  std::int64_t max_lead_ms_ = 0;
   std::unique_ptr<FileReservation> reservation_;
   std::unique_ptr<Generator> generator_;
   std::unique_ptr<FileReservation> flake128_reservation_;

@@ -133,6 +133,7 @@ TEST(Generator, LargeRollbackIsRefusedAsClockRegressedWithoutWaiting) {
   EXPECT_EQ(refused.error().code(), Errc::clock_regressed);
   EXPECT_NE(refused.error().message().find("max_lead_ms"), std::string::npos);
   EXPECT_EQ(rig.clock.boot_ns(), boot_before) << "a wait that cannot help is not attempted";
+  EXPECT_EQ(rig.generator->stats().next_stamp_lead_ms, 3'600'000) << "how long until it can issue again";
   rig.clock.set_wall_ns(rig.clock.wall_ns() + 3'600'000 * kNsPerMs);
   EXPECT_GT(rig.next(), before);
 }
@@ -244,6 +245,8 @@ TEST(Generator, ASuccessorStartsAfterItsPredecessorsReservation) {
   Result<std::uint64_t> refused = strict.generator->next();
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code(), Errc::clock_regressed);
+  EXPECT_EQ(strict.generator->stats().lead_ms, 0) << "nothing issued yet";
+  EXPECT_EQ(strict.generator->stats().next_stamp_lead_ms, 501) << "the first stamp after the inherited one";
 }
 
 TEST(Generator, CloseRecordsTheNewestStampAndStopsIssuing) {
