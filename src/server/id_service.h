@@ -94,7 +94,7 @@ class IdService {
   std::uint64_t max_count() const { return max_count_; }
   const std::filesystem::path& mark_path() const { return reservation_->mark_path(); }
   GeneratorStats stats() { return generator_->stats(); }
-  // Whole seconds until the wall clock is back within max_lead_ms of the newest
+  // Whole seconds until the wall clock is back within max_lead_ms of the next
   // Snowflake stamp, from 1 to 3600: the Retry-After for clock_regressed.
   std::int64_t seconds_until_clock_catches_up();
 

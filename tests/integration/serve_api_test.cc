@@ -1,4 +1,7 @@
 // The service's API, against the real binary on port 0 with a real HTTP client.
+#include <set>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "idforge/decoder.h"
@@ -7,9 +10,6 @@
 #include "idforge/ulid.h"
 #include "idforge/uuid.h"
 #include "support/http.h"
-
-#include <set>
-#include <thread>
 
 namespace idforge::testing {
 namespace {
