@@ -24,8 +24,9 @@ void fail(HttpResponse& response, int status, std::string_view code, std::string
   write_error_body(*response.body, code, message);
 }
 
-// Maps a library error to the answer DESIGN.md §6 gives it.
-void fail(HttpResponse& response, const Error& error) {
+// Maps a library error to the answer DESIGN.md §6 gives it; a 503 that a
+// retry can cure says when, in `retry_after_s`.
+void fail(HttpResponse& response, const Error& error, std::int64_t retry_after_s = 1) {
   switch (error.code()) {
     case Errc::invalid_argument:
       return fail(response, 400, to_string(error.code()), error.message());
@@ -34,7 +35,7 @@ void fail(HttpResponse& response, const Error& error) {
     case Errc::lease_lost:
     case Errc::unavailable:
     case Errc::io:
-      response.retry_after_s = 1;
+      response.retry_after_s = static_cast<int>(retry_after_s);
       return fail(response, 503, to_string(error.code()), error.message());
     case Errc::time_exhausted:
       return fail(response, 503, to_string(error.code()), error.message());
@@ -135,11 +136,8 @@ void Api::next(std::string_view query, bool text, HttpResponse& response, std::s
   std::vector<std::uint64_t>& scratch = scratch_[loop];
   if (format == Format::snowflake && scratch.size() < count) scratch.resize(static_cast<std::size_t>(ids_.max_count()));
   if (Result<void> written = ids_.write(format, encoding, count, shape, *response.body, scratch); !written) {
-    fail(response, written.error());
-    if (written.error().code() == Errc::clock_regressed && format == Format::snowflake) {
-      response.retry_after_s = static_cast<int>(ids_.seconds_until_clock_catches_up());
-    }
-    return;
+    const bool behind = written.error().code() == Errc::clock_regressed && format == Format::snowflake;
+    return fail(response, written.error(), behind ? ids_.seconds_until_clock_catches_up() : 1);
   }
   response.content_type = text ? kText : kJson;
   metrics_.shard(loop).issued(format, count);
