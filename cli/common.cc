@@ -61,18 +61,74 @@ void Output::append(std::string_view text) {
 
 bool Output::flush() {
   std::size_t done = 0;
-  while (done < used_) {
+  while (!failed_ && done < used_) {
     const ssize_t n = ::write(STDOUT_FILENO, buffer_.data() + done, used_ - done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       print_error(std::string("cannot write to standard output: ") + std::strerror(errno));
-      used_ = 0;
-      return false;
+      failed_ = true;
+      break;
     }
     done += static_cast<std::size_t>(n);
   }
   used_ = 0;
-  return true;
+  return !failed_;
+}
+
+TokenReader::TokenReader(int fd) : fd_(fd), buffer_(1 << 20) {}
+
+bool TokenReader::fill() {
+  if (eof_ || error_) return false;
+  if (begin_ > 0) {
+    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  for (;;) {
+    const ssize_t n = ::read(fd_, buffer_.data() + end_, buffer_.size() - end_);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error_ = std::string("cannot read standard input: ") + std::strerror(errno);
+      return false;
+    }
+    if (n == 0) {
+      eof_ = true;
+      return false;
+    }
+    end_ += static_cast<std::size_t>(n);
+    return true;
+  }
+}
+
+std::optional<std::string_view> TokenReader::next() {
+  auto space = [](char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; };
+  for (;;) {
+    while (begin_ < end_ && (space(buffer_[begin_]) || skipping_)) {
+      skipping_ = skipping_ && !space(buffer_[begin_]);
+      ++begin_;
+    }
+    if (begin_ < end_) break;
+    begin_ = end_ = 0;
+    if (!fill()) return std::nullopt;
+  }
+  std::size_t at = begin_;
+  for (;;) {
+    while (at < end_ && !space(buffer_[at])) ++at;
+    if (at < end_ || eof_ || error_) break;
+    if (begin_ == 0 && end_ == buffer_.size()) {
+      skipping_ = true;  // A word as long as the block: cut it here.
+      break;
+    }
+    at -= begin_;
+    if (!fill()) {
+      at += begin_;
+      break;
+    }
+    at += begin_;
+  }
+  const std::string_view word(buffer_.data() + begin_, at - begin_);
+  begin_ = at;
+  return word;
 }
 
 }  // namespace idforge::cli

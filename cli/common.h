@@ -51,7 +51,9 @@ std::string default_data_dir();
 // The help text of --layout, shared by every subcommand that takes one.
 std::string layout_option_help();
 
-// Buffers standard output and writes it in large blocks.
+// Buffers standard output and writes it in large blocks. The first failed write
+// (a closed pipe, a full disk) is reported once on stderr; from then on the output
+// is dropped and failed() is true, so a caller stops at the next check.
 class Output {
  public:
   Output();
@@ -64,12 +66,39 @@ class Output {
   // Marks `end` (inside the last reserve()) as the new end of the buffered data.
   void commit(char* end) { used_ = static_cast<std::size_t>(end - buffer_.data()); }
   void append(std::string_view text);
-  // Writes what is buffered. Returns false (after printing why) if stdout failed.
+  // Writes what is buffered. Returns false (after printing why, once) if stdout failed.
   bool flush();
+  // True once a write has failed.
+  bool failed() const { return failed_; }
 
  private:
   std::vector<char> buffer_;
   std::size_t used_ = 0;
+  bool failed_ = false;
+};
+
+// Reads words separated by white space from a file descriptor, in large blocks.
+class TokenReader {
+ public:
+  explicit TokenReader(int fd);
+
+  // The next word (valid until the next call), or nullopt at the end of the input or
+  // on a read error. A word longer than the reader's 1 MiB block is cut there (and
+  // its rest skipped), so no input makes it hold more.
+  std::optional<std::string_view> next();
+  // Why reading stopped before the end of the input, if it did.
+  const std::optional<std::string>& error() const { return error_; }
+
+ private:
+  bool fill();
+
+  int fd_;
+  std::vector<char> buffer_;
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
+  bool eof_ = false;
+  bool skipping_ = false;
+  std::optional<std::string> error_;
 };
 
 }  // namespace idforge::cli

@@ -1,14 +1,8 @@
 // idforge decode: take IDs of any format apart into their fields and instant.
-#include <iostream>
-#include <variant>
-
-#include <nlohmann/json.hpp>
-
 #include "common.h"
+#include "formats/decoded_text.h"
 #include "idforge/clock.h"
 #include "idforge/decoder.h"
-#include "idforge/time_text.h"
-#include "server/decoded_fields.h"
 
 namespace idforge::cli {
 namespace {
@@ -21,53 +15,28 @@ struct DecodeOptions {
   std::vector<std::string> ids;
 };
 
-void pad(std::string& line, std::string_view text, std::size_t width) {
-  line.append(text);
-  line.append(width > text.size() ? width - text.size() : 0, ' ');
-  line.append("  ");
-}
-
-std::string upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-
+// Prints decoded IDs as a table (a header whenever the format changes) or as JSON lines.
 class Printer {
  public:
   Printer(const Layout& layout, bool json, Output& out) : layout_(layout), json_(json), out_(out) {}
 
   void print(const DecodedId& d, std::string_view input) {
-    const std::vector<detail::DecodedField> cols = detail::decoded_fields(d, layout_);
+    const detail::DecodedFields fields = detail::decoded_fields(d, layout_);
     const std::int64_t now_ms = clock_.wall_ns() / 1'000'000;
+    char* at = out_.reserve(2 * detail::kMaxDecodedTextLength);
     if (json_) {
-      out_.append(detail::decoded_json(d, layout_, input, now_ms).dump() + "\n");
+      out_.commit(detail::write_json(d, fields, layout_, input, now_ms, at));
       return;
     }
-    const bool future = d.unix_ms && *d.unix_ms > now_ms;
-    const std::string id = detail::canonical_text(d);
-    if (!header_printed_ || d.format != last_format_) header(d.format, cols);
-    std::string line;
-    pad(line, id, detail::max_text_length(d.format));
-    pad(line, d.unix_ms ? format_utc_ms(*d.unix_ms) : "-", kUtcTextLength);
-    for (const detail::DecodedField& c : cols) pad(line, c.value.is_string() ? c.value.get<std::string>() : c.value.dump(), c.width);
-    if (future) line.append("stamped in the future");
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out_.append(line + "\n");
+    if (!header_printed_ || d.format != last_format_) {
+      at = detail::write_table_header(d, fields, at);
+      header_printed_ = true;
+      last_format_ = d.format;
+    }
+    out_.commit(detail::write_table_row(d, fields, now_ms, at));
   }
 
  private:
-  // A table header, printed again whenever the format changes between rows.
-  void header(Format format, const std::vector<detail::DecodedField>& cols) {
-    std::string line;
-    pad(line, format == Format::snowflake ? "ID" : upper(std::string(to_string(format))), detail::max_text_length(format));
-    pad(line, "TIME", kUtcTextLength);
-    for (const detail::DecodedField& c : cols) pad(line, upper(c.name), c.width);
-    line.append("NOTE");
-    out_.append(line + "\n");
-    header_printed_ = true;
-    last_format_ = format;
-  }
-
   const Layout& layout_;
   bool json_;
   Output& out_;
@@ -112,7 +81,12 @@ int run_decode(const DecodeOptions& options) {
   if (!options.ids.empty()) {
     for (const std::string& id : options.ids) one(id);
   } else {
-    for (std::string token; std::cin >> token;) one(token);
+    TokenReader input(STDIN_FILENO);
+    while (std::optional<std::string_view> token = input.next()) one(*token);
+    if (input.error()) {
+      print_error(*input.error());
+      all_valid = false;
+    }
   }
   if (!out.flush()) return kExitFailure;
   return all_valid ? kExitOk : kExitUsage;

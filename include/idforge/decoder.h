@@ -55,6 +55,15 @@ struct DecodedId {
   std::string describe() const;
 };
 
+// The longest text an ID of `format` has (a Snowflake ID in any encoding), and the
+// longest of all formats (a UUID).
+std::size_t max_text_length(Format format);
+inline constexpr std::size_t kMaxIdTextLength = kUuidTextLength;
+
+// Writes the ID's canonical text (decimal for Snowflake, the format's own
+// otherwise) at `out`; returns the end. REQUIRES: kMaxIdTextLength characters of room.
+char* format_to(const DecodedId& id, char* out);
+
 // Every reading of `text` (see the file comment), in Format order.
 std::vector<DecodedId> decode_candidates(std::string_view text, const Layout& layout);
 

@@ -40,6 +40,13 @@ enum class Encoding : std::uint8_t { decimal, hex, base62, base32, base58 };
 // The longest text any encoding produces for a 64-bit value (decimal's 20 digits).
 inline constexpr std::size_t kMaxEncodedLength = 20;
 
+// The shortest and longest text an encoding writes and parse_id() accepts.
+struct TextWidth {
+  std::size_t min = 0;
+  std::size_t max = 0;
+};
+TextWidth text_width(Encoding encoding);
+
 // The encoding's name as the CLI and the service spell it: dec, hex, base62, base32, base58.
 std::string_view to_string(Encoding encoding);
 

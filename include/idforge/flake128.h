@@ -2,6 +2,9 @@
 //
 //   64-bit Unix milliseconds | 48-bit worker | 16-bit sequence      (big-endian)
 //
+// The time is unsigned. The decoder (decoder.h) reads times up to 2^63 - 1 ms (the
+// year 292,278,994) and refuses larger ones as overflow: no clock reaches them.
+//
 // Text is 32 hex digits, written lowercase, so text sorts like the number; parsing
 // accepts either case and nothing else.
 //
@@ -48,7 +51,8 @@ inline constexpr std::uint64_t kFlake128Workers = std::uint64_t{1} << 48;
 struct Flake128 {
   std::array<std::uint8_t, 16> bytes{};
 
-  std::int64_t unix_ms() const;
+  // The time field: unsigned 64-bit Unix milliseconds.
+  std::uint64_t unix_ms() const;
   std::uint64_t worker() const;
   std::uint64_t sequence() const;
 

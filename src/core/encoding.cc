@@ -138,6 +138,17 @@ std::string_view to_string(Encoding encoding) {
   return "unknown";
 }
 
+TextWidth text_width(Encoding encoding) {
+  switch (encoding) {
+    case Encoding::decimal: return {1, kMaxEncodedLength};
+    case Encoding::hex: return {kHexWidth, kHexWidth};
+    case Encoding::base62: return {kBase62Width, kBase62Width};
+    case Encoding::base32: return {kBase32Width, kBase32Width};
+    case Encoding::base58: return {1, kBase58MaxWidth};
+  }
+  return {};
+}
+
 std::span<const Encoding> all_encodings() {
   static constexpr Encoding all[] = {Encoding::decimal, Encoding::hex, Encoding::base62, Encoding::base32,
                                      Encoding::base58};

@@ -18,11 +18,6 @@ constexpr std::int64_t kCacheMarginNs = 2'000;
 // A reading this far behind the furthest one counts as a rollback.
 constexpr std::int64_t kRollbackThresholdNs = 1'000'000;
 
-std::string instant(std::int64_t unix_ms) {
-  if (unix_ms < kMinPrintableUnixMs || unix_ms > kMaxPrintableUnixMs) return cat(unix_ms, " ms");
-  return format_utc_ms(unix_ms);
-}
-
 }  // namespace
 
 std::uint64_t Generator::current_fork_generation() { return detail::fork_generation(); }
@@ -165,7 +160,7 @@ Result<std::uint64_t> Generator::take_slow(std::uint64_t n) {
     if (last_tick > layout_.max_tick()) {
       return refuse(Errc::time_exhausted,
                     cat("layout ", layout_.name(), " has no ticks left: its time ran out at ",
-                        instant(layout_.capacity().last_unix_ms), "; move to a layout with a later end"));
+                        format_utc_ms(layout_.capacity().last_unix_ms), "; move to a layout with a later end"));
     }
     if (last_tick > limit_tick_.load(std::memory_order_acquire)) {
       std::lock_guard lock(renew_mutex_);
@@ -185,7 +180,7 @@ Result<std::uint64_t> Generator::take_slow(std::uint64_t n) {
         const bool behind = regressed_.load(std::memory_order_relaxed) ||
                             static_cast<std::int64_t>(first >> seq_bits_) <= inherited_tick + 1;
         const std::string why = cat("the next stamp would run ", lead_ms, " ms ahead of the wall clock (",
-                                    instant(floor_div(now.wall_ns, kNsPerMs)), "); max_lead_ms allows ",
+                                    format_utc_ms(floor_div(now.wall_ns, kNsPerMs)), "); max_lead_ms allows ",
                                     lead_ticks_ * layout_.tick_ms(), " and waiting would exceed max_wait_ms (",
                                     max_wait_ns_ / kNsPerMs, ")");
         if (behind) {

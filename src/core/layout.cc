@@ -84,7 +84,7 @@ Result<Layout> Layout::build(std::span<const FieldSpec> specs, std::int64_t tick
   if (tick_ms < 1 || tick_ms > kMaxTickMs) {
     return invalid(cat("tick of ", tick_ms, " ms is out of range; use 1 ms to 1 day"));
   }
-  if (epoch_unix_ms < 0 || epoch_unix_ms > kMaxPrintableUnixMs) {
+  if (epoch_unix_ms < 0 || epoch_unix_ms > kMaxRfc3339UnixMs) {
     return invalid(cat("epoch ", epoch_unix_ms, " is outside 1970-01-01 .. 9999-12-31"));
   }
   layout.field_count_ = specs.size();
@@ -97,7 +97,7 @@ Result<Layout> Layout::build(std::span<const FieldSpec> specs, std::int64_t tick
   }
   const int ts_bits = layout.timestamp_field().bits - (total_bits == 64 ? 1 : 0);
   layout.max_tick_ = static_cast<std::int64_t>((1ULL << ts_bits) - 1);
-  const std::int64_t ticks_left = (kMaxPrintableUnixMs - epoch_unix_ms) / tick_ms;
+  const std::int64_t ticks_left = (kMaxRfc3339UnixMs - epoch_unix_ms) / tick_ms;
   if (layout.max_tick_ >= ticks_left) {
     return invalid(cat("a ", ts_bits, "-bit timestamp of ", tick_ms,
                        " ms ticks outlives the year 9999; use fewer timestamp bits"));

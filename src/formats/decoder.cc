@@ -1,5 +1,7 @@
 #include "idforge/decoder.h"
 
+#include <type_traits>
+
 #include "core/text.h"
 #include "formats/bytes.h"
 
@@ -24,7 +26,48 @@ Result<DecodedId> uuid(std::string_view text, Format format) {
   return DecodedId{format, Encoding::decimal, *u, unix_ms};
 }
 
+// Calls `visit` with each reading of `text`, in Format order. Only readings whose
+// text length fits are tried, so the common case builds no error messages.
+template <class Visit>
+void each_reading(std::string_view text, const Layout& layout, Visit&& visit) {
+  for (Encoding e : all_encodings()) {
+    if (e == Encoding::base58) continue;  // Any short word is base58: only when asked for.
+    const TextWidth width = text_width(e);
+    if (text.size() < width.min || text.size() > width.max) continue;
+    if (Result<DecodedId> d = snowflake(text, layout, e)) visit(*d);
+  }
+  for (Format f : all_formats()) {
+    if (f == Format::snowflake || text.size() != max_text_length(f)) continue;
+    if (Result<DecodedId> d = decode_as(text, f, layout)) visit(*d);
+  }
+}
+
 }  // namespace
+
+std::size_t max_text_length(Format format) {
+  switch (format) {
+    case Format::snowflake: return kMaxEncodedLength;
+    case Format::ulid: return kUlidTextLength;
+    case Format::uuidv4:
+    case Format::uuidv7: return kUuidTextLength;
+    case Format::objectid: return kObjectIdTextLength;
+    case Format::ksuid: return kKsuidTextLength;
+    case Format::flake128: return kFlake128TextLength;
+  }
+  return kMaxEncodedLength;
+}
+
+char* format_to(const DecodedId& id, char* out) {
+  return std::visit(
+      [out](const auto& v) -> char* {
+        if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::uint64_t>) {
+          return encode_to(v, Encoding::decimal, out);
+        } else {
+          return format_to(v, out);
+        }
+      },
+      id.value);
+}
 
 std::string DecodedId::describe() const {
   std::string s(to_string(format));
@@ -57,7 +100,13 @@ Result<DecodedId> decode_as(std::string_view text, Format format, const Layout& 
     case Format::flake128: {
       Result<Flake128> f = parse_flake128(text);
       if (!f) return f.error();
-      return DecodedId{format, Encoding::decimal, *f, f->unix_ms()};
+      if (f->unix_ms() > static_cast<std::uint64_t>(INT64_MAX)) {
+        return Error(Errc::invalid_argument,
+                     detail::not_a("a flake-128 ID", text,
+                                   detail::cat("its time field (", f->unix_ms(),
+                                               " ms) is past the year 292,278,994, which no clock reaches")));
+      }
+      return DecodedId{format, Encoding::decimal, *f, static_cast<std::int64_t>(f->unix_ms())};
     }
   }
   return Error(Errc::invalid_argument, "unknown format");
@@ -65,21 +114,19 @@ Result<DecodedId> decode_as(std::string_view text, Format format, const Layout& 
 
 std::vector<DecodedId> decode_candidates(std::string_view text, const Layout& layout) {
   std::vector<DecodedId> out;
-  for (Encoding e : all_encodings()) {
-    if (e == Encoding::base58) continue;  // Any short word is base58: only when asked for.
-    if (Result<DecodedId> d = snowflake(text, layout, e)) out.push_back(*d);
-  }
-  for (Format f : all_formats()) {
-    if (f == Format::snowflake) continue;
-    if (Result<DecodedId> d = decode_as(text, f, layout)) out.push_back(*d);
-  }
+  each_reading(text, layout, [&out](const DecodedId& d) { out.push_back(d); });
   return out;
 }
 
 Result<DecodedId> decode(std::string_view text, const Layout& layout) {
-  std::vector<DecodedId> found = decode_candidates(text, layout);
-  if (found.size() == 1) return found.front();
-  if (found.size() > 1) {
+  std::optional<DecodedId> only;
+  std::size_t readings = 0;
+  each_reading(text, layout, [&](const DecodedId& d) {
+    if (readings++ == 0) only = d;
+  });
+  if (readings == 1) return *only;
+  if (readings > 1) {
+    const std::vector<DecodedId> found = decode_candidates(text, layout);
     std::string names;
     for (const DecodedId& d : found) names.append(names.empty() ? "" : ", ").append(d.describe());
     return Error(Errc::invalid_argument, detail::cat("'", text, "' is ambiguous: it reads as ", names,

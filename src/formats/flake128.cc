@@ -11,7 +11,7 @@ constexpr std::string_view kStampSpec = "time:47-seq:16/tick=1ms/epoch=0";
 
 }  // namespace
 
-std::int64_t Flake128::unix_ms() const { return static_cast<std::int64_t>(detail::load_be(bytes.data(), 8)); }
+std::uint64_t Flake128::unix_ms() const { return detail::load_be(bytes.data(), 8); }
 std::uint64_t Flake128::worker() const { return detail::load_be(bytes.data() + 8, 6); }
 std::uint64_t Flake128::sequence() const { return detail::load_be(bytes.data() + 14, 2); }
 

@@ -7,7 +7,7 @@
 
 #include "idforge/decoder.h"
 #include "idforge/time_text.h"
-#include "server/decoded_fields.h"
+#include "formats/decoded_text.h"
 #include "server/query.h"
 
 namespace idforge::detail {
@@ -169,7 +169,8 @@ void Api::decode(std::string_view id, std::string_view query, HttpResponse& resp
   Result<DecodedId> d = format ? decode_as(*text, *format, layout, encoding.value_or(Encoding::decimal))
                                : idforge::decode(*text, layout);
   if (!d) return fail(response, d.error());
-  put_json(response, decoded_json(*d, layout, *text, clock_.wall_ns() / 1'000'000));
+  char* at = response.body->reserve(kMaxDecodedTextLength);
+  response.body->commit(write_json(*d, decoded_fields(*d, layout), layout, *text, clock_.wall_ns() / 1'000'000, at));
 }
 
 void Api::info(HttpResponse& response) {

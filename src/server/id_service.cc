@@ -4,7 +4,7 @@
 #include <chrono>
 
 #include "idforge/random.h"
-#include "server/decoded_fields.h"
+#include "idforge/decoder.h"
 
 namespace idforge::detail {
 namespace {

@@ -95,6 +95,22 @@ TEST_F(FormatsCli, DecodeSaysWhenTextIsAmbiguousOrMatchesNothing) {
   expect_one_error_line(run("decode --format ulid --encoding hex 1"), 2, "--format snowflake only");
 }
 
+// Regression: decode once aborted (exit 134) on instants past the year 9999 and
+// dropped the lines after them.
+TEST_F(FormatsCli, DecodeReadsEveryInstantAndKeepsGoingPastBadLines) {
+  const testing::Ran ran = run("decode --json",
+                               "7ZZZZZZZZZZZZZZZZZZZZZZZZZ\nacbd18db4cc2f85cedef654fccc4a4d8\n"
+                               "ffffffff-ffff-7fff-bfff-ffffffffffff 01ARZ3NDEKTSV4RRFFQ69G5FAV\n");
+  EXPECT_EQ(ran.exit_code, 2) << ran.err;
+  const std::vector<std::string> out = testing::lines(ran.out);
+  ASSERT_EQ(out.size(), 3u) << ran.out;
+  EXPECT_EQ(nlohmann::json::parse(out[0])["time"], "+010889-08-02T05:31:50.655Z");
+  EXPECT_EQ(nlohmann::json::parse(out[1])["time"], "+010889-08-02T05:31:50.655Z");
+  EXPECT_EQ(nlohmann::json::parse(out[2])["time"], "2016-07-30T23:54:10.259Z");
+  EXPECT_EQ(testing::lines(ran.err).size(), 1u) << ran.err;
+  EXPECT_NE(ran.err.find("past the year 292,278,994"), std::string::npos) << ran.err;
+}
+
 TEST_F(FormatsCli, GenRefusesFlagsThatDoNotApply) {
   expect_one_error_line(run("gen --format ksuid --layout discord"), 2, "--format snowflake only");
   expect_one_error_line(run("gen --format uuidv4 --node 3"), 2, "takes no node");

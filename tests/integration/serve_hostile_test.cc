@@ -1,5 +1,7 @@
 // Hostile and broken clients: each case gets its defined answer, and the service
 // keeps answering a well-behaved client throughout.
+#include <random>
+
 #include <nlohmann/json.hpp>
 
 #include "support/http.h"
@@ -71,6 +73,37 @@ TEST_F(ServeHostile, DecodeOfGarbageIs400WithTheReason) {
   expect_error(c.get("/v1/decode/%00%ff"), 400, "invalid_argument", "");
   expect_error(c.get("/v1/decode/18446744073709551616"), 400, "invalid_argument", "");
   expect_error(c.get("/v1/decode/1234567890123456"), 400, "invalid_argument", "ambiguous");
+  expect_still_serving(*server);
+}
+
+// Regression: instants past the year 9999 taken from input (the largest ULID, a
+// UUIDv7 of all ones, random ULIDs and UUIDv7s) once aborted the process.
+TEST_F(ServeHostile, DecodeOfAnyInstantAnswersAndTheServiceLives) {
+  auto server = start();
+  HttpConnection c(server->port());
+  for (const char* id : {"7ZZZZZZZZZZZZZZZZZZZZZZZZZ", "ffffffff-ffff-7fff-bfff-ffffffffffff",
+                         "7fffffffffffffffffffffffffffffff"}) {
+    const Reply reply = c.get(std::string("/v1/decode/") + id);
+    ASSERT_EQ(reply.status, 200) << id << ": " << reply.body;
+    EXPECT_TRUE(json::parse(reply.body)["time"].get<std::string>().starts_with("+")) << reply.body;
+  }
+  expect_error(c.get("/v1/decode/acbd18db4cc2f85cedef654fccc4a4d8"), 400, "invalid_argument", "292,278,994");
+  // Random ULIDs and UUIDv7s: every top 48-bit time from a fixed seed.
+  std::mt19937_64 rng(11);
+  static constexpr char kCrockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  for (int i = 0; i < 200; ++i) {
+    std::string ulid(26, '0');
+    ulid[0] = kCrockford[rng() % 8];
+    for (std::size_t k = 1; k < ulid.size(); ++k) ulid[k] = kCrockford[rng() % 32];
+    char uuid[37];
+    std::snprintf(uuid, sizeof uuid, "%08llx-%04llx-7%03llx-b%03llx-%012llx",
+                  static_cast<unsigned long long>(rng() >> 32), static_cast<unsigned long long>(rng() >> 48),
+                  static_cast<unsigned long long>(rng() >> 52), static_cast<unsigned long long>(rng() >> 52),
+                  static_cast<unsigned long long>(rng() >> 16));
+    for (const std::string& id : {ulid, std::string(uuid)}) {
+      EXPECT_EQ(c.get("/v1/decode/" + id).status, 200) << id;
+    }
+  }
   expect_still_serving(*server);
 }
 

@@ -231,7 +231,7 @@ TEST(Flake128, WorkerFromTheReservationAndSequence) {
   auto gen = Flake128Generator::create({}, clock, worker).value();
   const Flake128 a = gen->next().value();
   const Flake128 b = gen->next().value();
-  EXPECT_EQ(a.unix_ms(), kStartMs);
+  EXPECT_EQ(a.unix_ms(), static_cast<std::uint64_t>(kStartMs));
   EXPECT_EQ(a.worker(), 0xabcdef123456u);
   EXPECT_EQ(b.sequence(), a.sequence() + 1);
   EXPECT_LT(a, b);
@@ -246,7 +246,7 @@ TEST(Flake128, SuccessorStartsAfterItsPredecessorsReservation) {
   ManualClock clock(kStartMs * kNsPerMs);
   MemoryReservation worker(9, /*inherited_until_unix_ms=*/kStartMs + 500);  // The clock is behind it.
   auto gen = Flake128Generator::create({}, clock, worker).value();
-  EXPECT_EQ(gen->next()->unix_ms(), kStartMs + 501);
+  EXPECT_EQ(gen->next()->unix_ms(), static_cast<std::uint64_t>(kStartMs + 501));
 }
 
 TEST(Flake128, RefusesAWorkerWiderThan48Bits) {
