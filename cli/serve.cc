@@ -138,7 +138,7 @@ int run_serve(const ServeOptions& options) {
        {"nodes", std::to_string(nodes->first) + "-" + std::to_string(nodes->second)},
        {"flake128_worker", (*ids)->flake128_worker()},
        {"mark", (*ids)->mark_path().string()},
-       {"reserved_until", format_utc_ms((*ids)->stats().reserved_until_unix_ms)},
+       {"inherited_stamp", (*ids)->inherited_stamp() ? nlohmann::json(*(*ids)->inherited_stamp()) : nlohmann::json()},
        {"max_lead_ms", options.max_lead_ms},
        {"max_wait_ms", options.max_wait_ms},
        {"max_count", options.max_count},
@@ -152,6 +152,8 @@ int run_serve(const ServeOptions& options) {
        {"drain_timeout_ms", options.drain_timeout_ms},
        {"pid", ::getpid()},
        {"version", IDFORGE_VERSION}});
+
+  for (const std::string& note : (*ids)->notes()) log(LogLevel::warn, "data directory", {{"note", note}});
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

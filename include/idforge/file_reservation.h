@@ -1,25 +1,44 @@
 // FileReservation: a node's reservation kept in files on one host.
 //
-// In a data directory, each (node space, node) pair has two files under a folder
-// named after the space (`<name>-<hash of its spec>`). A node space is a Snowflake
-// layout, or flake-128's 48-bit workers (NodeSpace::flake128()):
+// The store. A data directory holds one folder per ID space. A Snowflake layout's
+// space is named by its geometry — where its node and sequence bits sit
+// (Layout::geometry) — so `twitter`, its spec written with other field names, an
+// epoch a millisecond later, or its ten node bits split 2 + 8 all share one folder
+// and never hold the same node at once. flake-128's workers are a space of their
+// own (NodeSpace::flake128()). In a space's folder:
 //
-//   node-<N>.lock   held with flock(2) for as long as the reservation lives; it
-//                   holds the holder's PID, for error messages
-//   node-<N>.mark   the high-water mark: the last instant any holder may have
-//                   stamped, with a checksum (format in docs/operations.md)
+//   node-<N>.lock   held with flock(2) while a process holds node N; holds its PID
+//   node-<N>.mark   the largest stamp node N's holders may have issued
+//   floor           the same stamp for every node of the space ever held
 //
-// A second holder of the same node — in this process or another — is refused with
-// `unavailable` naming the holder's PID. A new holder reads the mark first and
-// starts after it, so a restart with the clock stepped back never reuses a stamp.
-// Each extension is written to a temporary file, fsync'd, renamed over the mark,
-// and the directory fsync'd, so a crash leaves the old or the new mark, never a
-// torn one. A mark that is empty, truncated, corrupt or for another layout/node
-// refuses to start (`io`) instead of resetting: delete it only if you know no ID
-// of that node was issued after the instant you can vouch for.
+// Stamps are the layouts' timestamp field values (see reservation.h), so a holder
+// under another epoch or tick starts above its predecessors' IDs or is refused, as
+// after a clock rollback. Formats: docs/operations.md.
 //
-// fork(): a child inherits the lock with the parent's descriptor; its destructor
-// neither writes nor unlocks.
+// Guarantees:
+//   - One holder per node per host. A second holder — in this process or another —
+//     is refused with `unavailable` naming the holder's PID. Besides the lock file,
+//     the holder keeps a kernel-held name for the node (an abstract Unix socket), so
+//     a lock file or data directory removed under a running holder does not let a
+//     second process in while the first lives.
+//   - A holder that is no longer the holder stops. Before an extension takes
+//     effect, the holder checks that its lock file is still the file at its path
+//     (and so that its directory is still there), writes the mark and the floor,
+//     fsyncs, and checks again; only then does the generator raise its limit. A
+//     holder whose lock was removed or replaced gets `lease_lost`, and its
+//     generator refuses from then on.
+//   - A new holder starts after max(mark, floor), so one lost, damaged, dangling or
+//     restored-older file never resets a node: the other copy bounds every stamp
+//     issued. A node whose mark is damaged and that the floor does not know is
+//     refused (`io`) — acquire_any skips it with a note — because nothing then says
+//     which IDs it issued.
+//   - Each write goes to a temporary file, is fsync'd and renamed over the record,
+//     and the directory is fsync'd: a crash leaves the old record or the new one.
+//
+// Files are created group-writable (0664, folders 02775), so a service running as
+// its own user and an operator in the data directory's group share one store.
+//
+// fork(): a child inherits the lock; its destructor neither writes nor unlocks.
 //
 // Thread safety: none of its own; a Generator serializes its calls.
 //
@@ -38,35 +57,45 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "idforge/layout.h"
 #include "idforge/reservation.h"
 
 namespace idforge {
 
-// What a reservation's node numbers belong to.
+namespace detail {
+class HostLock;
+}  // namespace detail
+
+// The ID space a reservation's node numbers belong to.
 struct NodeSpace {
-  // A layout's nodes. Implicit, so a Layout can be passed wherever a space is asked.
+  // A layout's space: "snowflake-" and its geometry. Implicit, so a Layout can be
+  // passed wherever a space is asked for.
   NodeSpace(const Layout& layout);  // NOLINT(google-explicit-constructor)
-  NodeSpace(std::string space_name, std::string space_spec, int bits)
-      : name(std::move(space_name)), spec(std::move(space_spec)), node_bits(bits) {}
-  // flake-128's workers (flake128.h): 48 bits.
+  NodeSpace(std::string space_name, int bits, std::string layout_spec)
+      : name(std::move(space_name)), node_bits(bits), layout(std::move(layout_spec)) {}
+  // flake-128's 48-bit workers (flake128.h).
   static NodeSpace flake128();
 
-  std::string name;   // For folder names and messages: "twitter", "flake128".
-  std::string spec;   // The canonical description, recorded in every mark.
-  int node_bits = 0;  // Nodes are 0 .. 2^node_bits - 1.
+  std::string name;    // The space and its folder: "snowflake-node10-seq12", "flake128".
+  int node_bits = 0;   // Nodes are 0 .. 2^node_bits - 1.
+  std::string layout;  // The holder's layout spec, recorded in marks for people.
 };
 
 class FileReservation final : public Reservation {
  public:
-  // Takes `node` of `space` in `dir` (created if missing). Fails with unavailable
-  // when another holder has it, io when the directory or mark cannot be used.
+  // Takes `node` of `space` in `dir`. `dir` is created if missing, but only when
+  // its parent exists (a mistyped path is an error, not a fresh store). Fails with
+  // invalid_argument for an empty `dir` or a node outside the space, unavailable
+  // when another holder has the node, io when the directory or the node's records
+  // cannot be used.
   static Result<std::unique_ptr<FileReservation>> acquire(const std::filesystem::path& dir, const NodeSpace& space,
                                                           std::uint64_t node);
 
-  // Takes the lowest free node in [first, last]. Fails with unavailable when all
-  // are held. REQUIRES: first <= last.
+  // Takes the lowest free node in [first, last]; a node refused for a damaged mark
+  // is skipped, with a note. Fails with unavailable when every node is held (or
+  // skipped). REQUIRES: first <= last.
   static Result<std::unique_ptr<FileReservation>> acquire_any(const std::filesystem::path& dir,
                                                               const NodeSpace& space, std::uint64_t first,
                                                               std::uint64_t last);
@@ -79,35 +108,51 @@ class FileReservation final : public Reservation {
   FileReservation& operator=(const FileReservation&) = delete;
 
   std::uint64_t node() const override { return node_; }
-  std::optional<std::int64_t> inherited_until_unix_ms() const override { return inherited_; }
-  Result<void> extend(std::int64_t until_unix_ms) override;
-  Result<void> release(std::int64_t until_unix_ms) override;
+  std::optional<std::int64_t> inherited_stamp() const override { return inherited_; }
+  Result<void> extend(std::int64_t until_stamp) override;
+  Result<void> release(std::optional<std::int64_t> final_stamp) override;
 
-  // The high-water-mark file.
+  // What acquiring found worth telling an operator, one sentence each: a record
+  // that was missing, damaged or written under another layout, nodes skipped.
+  const std::vector<std::string>& notes() const { return notes_; }
+
+  // The node's mark file.
   const std::filesystem::path& mark_path() const { return mark_path_; }
 
-  // Reads a mark file as acquire() does (nullopt when it does not exist), for
-  // inspection and tests.
-  static Result<std::optional<std::int64_t>> read_mark(const std::filesystem::path& mark_path,
-                                                       const NodeSpace& space, std::uint64_t node);
-
   // The folder under a data directory that holds `space`'s files.
-  static std::filesystem::path layout_dir(const std::filesystem::path& dir, const NodeSpace& space);
+  static std::filesystem::path space_dir(const std::filesystem::path& dir, const NodeSpace& space);
+
+  // The largest stamp recorded for `node` — max(mark, floor) — as acquire() would
+  // inherit it (nullopt: never held), for inspection and tests. Fails as acquire()
+  // does for damaged or unreadable records.
+  static Result<std::optional<std::int64_t>> recorded_stamp(const std::filesystem::path& dir, const NodeSpace& space,
+                                                            std::uint64_t node);
 
  private:
-  FileReservation() = default;
-  static Result<std::unique_ptr<FileReservation>> try_acquire(const std::filesystem::path& layout_dir,
-                                                              const NodeSpace& space, std::uint64_t node);
-  Result<void> write_mark(std::int64_t until_unix_ms);
+  FileReservation();
+  struct Attempt;
+  static Attempt try_acquire(const std::filesystem::path& folder, const NodeSpace& space, std::uint64_t node);
 
-  std::string layout_spec_;
+  // True while the lock file at its path is the one this holder locked.
+  bool still_holds() const;
+  Error lost_error() const;
+  // Writes `stamp` into the mark and the floor and fsyncs the folder.
+  Result<void> record(std::int64_t stamp);
+
+  std::string space_;
+  std::string layout_;
   std::uint64_t node_ = 0;
   std::optional<std::int64_t> inherited_;
+  std::vector<std::string> notes_;
+  std::filesystem::path folder_;
+  std::filesystem::path lock_path_;
   std::filesystem::path mark_path_;
   int lock_fd_ = -1;
   int dir_fd_ = -1;
+  std::unique_ptr<detail::HostLock> host_lock_;
   pid_t owner_pid_ = 0;
   bool released_ = false;
+  bool lost_ = false;
 };
 
 }  // namespace idforge

@@ -88,8 +88,13 @@ struct GeneratorOptions {
   // How long one call may wait for the clock before it fails. Default: 1000.
   // Valid: 0 to 3,600,000.
   std::int64_t max_wait_ms = 1000;
-  // How far past the newest stamp each extension of the reservation reaches; it is
-  // renewed when less than half remains. Default: 1000. Valid: 1 to 86,400,000.
+  // How far past the wall clock each extension of the reservation reaches; it is
+  // renewed when less than half remains ahead of the newest stamp. When stamps run
+  // further ahead of the clock than this (bursts, a rollback ridden on a large
+  // max_lead_ms), an extension reaches an eighth of it past the stamp that needs
+  // it. So a crash leaves a mark at most max(reserve_ahead_ms, max_lead_ms +
+  // reserve_ahead_ms / 8) ahead of the clock, and nothing is reserved until the
+  // first ID is asked for. Default: 1000. Valid: 1 to 86,400,000.
   std::int64_t reserve_ahead_ms = 1000;
 };
 
@@ -105,15 +110,18 @@ struct GeneratorStats {
   // max_lead_ms after a restart with the clock behind, it says how long until
   // the generator can issue again.
   std::int64_t next_stamp_lead_ms = 0;
-  std::int64_t reserved_until_unix_ms = 0;  // The durable reservation.
+  // The instant of the last stamp this generator has made durable, or nullopt
+  // before its first ID (nothing is reserved until then).
+  std::optional<std::int64_t> reserved_until_unix_ms;
 };
 
 class Generator {
  public:
-  // Creates a generator for the node `reservation` holds and makes its first
-  // reservation durable. REQUIRES: `clock` and `reservation` outlive the generator.
-  // Fails with invalid_argument for bad options or a node outside the layout, and
-  // with the reservation's error if it cannot be extended.
+  // Creates a generator for the node `reservation` holds. It reserves nothing
+  // until the first ID is asked for, so a process that starts and stops (or
+  // crashes) without issuing leaves the reservation as it found it. REQUIRES:
+  // `clock` and `reservation` outlive the generator. Fails with invalid_argument
+  // for bad options or a node outside the layout.
   static Result<std::unique_ptr<Generator>> create(const GeneratorOptions& options, Clock& clock,
                                                    Reservation& reservation);
 
@@ -138,8 +146,10 @@ class Generator {
   Result<void> next_batch(std::span<std::uint64_t> out);
 
   // Extends the reservation when less than half of reserve_ahead_ms remains ahead
-  // of the newest stamp or the clock. Call it periodically from a background thread
-  // (see Renewer) so extension never happens inside next().
+  // of the newest stamp or the clock, once the generator has issued its first ID.
+  // Call it periodically from a background thread (see Renewer) so extension
+  // never happens inside next(). A reservation that reports the node lost
+  // (lease_lost) stops the generator: every later call fails with that error.
   Result<void> renew();
 
   // Stops issuing, records the final reservation (the newest stamp issued) and
@@ -196,6 +206,9 @@ class Generator {
   std::int64_t last_issued_tick() const;
   // Makes a reservation covering `min_tick` durable. REQUIRES: renew_mutex_ held.
   Result<void> extend_locked(std::int64_t min_tick);
+  // Stops issuing for good because the reservation says the node is lost.
+  // REQUIRES: renew_mutex_ held.
+  void lose(const Error& error);
   Error refuse(Errc code, std::string message);
 
   // Fixed at creation.
@@ -210,10 +223,10 @@ class Generator {
   const std::uint64_t node_bits_in_id_;
   const std::int64_t lead_ticks_;
   const std::int64_t max_wait_ns_;
-  const std::int64_t reserve_ahead_ms_;
+  const std::int64_t reserve_ahead_ticks_;
   const std::uint64_t fork_generation_;
   std::uint64_t initial_state_ = 0;
-  std::optional<std::int64_t> inherited_until_ms_;
+  std::optional<std::int64_t> inherited_stamp_;
 
   // Written by every claim.
   alignas(64) std::atomic<std::uint64_t> state_{0};
@@ -232,11 +245,13 @@ class Generator {
   std::atomic<std::uint64_t> rollbacks_{0};
   std::atomic<std::int64_t> furthest_wall_ns_{INT64_MIN};
   std::atomic<bool> regressed_{false};
+  std::atomic<bool> lost_{false};
 
   // Renewal and shutdown.
   std::mutex renew_mutex_;
-  std::int64_t reserved_until_ms_ = 0;  // Guarded by renew_mutex_.
-  bool closed_ = false;                 // Guarded by renew_mutex_.
+  std::int64_t reserved_tick_ = -1;  // The durable reservation; guarded by renew_mutex_.
+  std::optional<Error> lost_error_;  // Why the node was lost; guarded by renew_mutex_.
+  bool closed_ = false;              // Guarded by renew_mutex_.
   std::uint64_t closed_state_ = 0;      // state_ when closed; guarded by renew_mutex_.
 };
 

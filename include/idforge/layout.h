@@ -135,6 +135,13 @@ class Layout {
   // The canonical text form; Layout::parse(spec()) gives back an equal layout.
   std::string spec() const;
 
+  // Where the node and sequence bits sit below the timestamp, most significant
+  // first, adjacent node fields merged: "node10-seq12" for twitter and discord,
+  // "seq8-node16" for sonyflake. Layouts of one geometry make the same ID from the
+  // same (stamp, node number, sequence) whatever their field names, epochs or
+  // ticks: they are one ID space, and share one reservation store.
+  std::string geometry() const;
+
   // Every field, most significant first.
   std::span<const Field> fields() const { return {fields_.data(), field_count_}; }
   const Field& timestamp_field() const { return fields_[timestamp_index_]; }

@@ -1,20 +1,24 @@
 // Reservation: exclusive, durable time for one node — the first half of idforge's
-// uniqueness rule (DESIGN.md §1).
+// uniqueness rule (docs/ARCHITECTURE.md, "How uniqueness is kept").
 //
 // A Reservation is held by one generator at a time. It tells the generator which
-// node value it owns and until which instant its predecessor (a crashed process,
-// an earlier run, another machine) may have issued stamps. The generator issues a
-// stamp only while the stamp is no later than what it has made durable through
-// `extend`, and a successor starts after the last reserved instant, so no two
-// holders of a node can issue the same stamp whatever any clock says.
+// node value it owns and the largest stamp its predecessors (a crashed process, an
+// earlier run, another machine) may have issued. The generator issues a stamp only
+// while the stamp is no later than what it has made durable through `extend`, and
+// a successor starts after the largest reserved stamp, so no two holders of a node
+// issue the same stamp whatever any clock says.
+//
+// Reservations count in *stamps*: the value of a layout's timestamp field (its
+// tick number), not instants. Two layouts whose node and sequence bits sit in the
+// same places make the same IDs from the same (stamp, node, sequence), whatever
+// their epochs or ticks, so a store shared by such layouts must compare stamps.
 //
 // Sources:
 //   - MemoryReservation (this header): nothing survives the process. Safe only when
 //     no other process will ever use the same node after this one within the clock's
 //     error — for tests, and for library users who restart rarely and accept that a
 //     restart with the clock stepped back can repeat IDs.
-//   - FileReservation (file_reservation.h): an fsync'd high-water-mark file and a
-//     lock file on one host.
+//   - FileReservation (file_reservation.h): fsync'd marks and a lock on one host.
 //
 // Thread safety: a Generator calls these methods under its own mutex; a source need
 // not be thread-safe itself.
@@ -35,39 +39,45 @@ class Reservation {
   // The node number this reservation holds (see Layout::node_number).
   virtual std::uint64_t node() const = 0;
 
-  // The last instant (Unix ms) the previous holder may have stamped, or nullopt when
-  // the node has never been held. Stamps of this holder start after it.
-  virtual std::optional<std::int64_t> inherited_until_unix_ms() const = 0;
+  // The largest stamp any previous holder may have issued, or nullopt when the
+  // node has never been held. Stamps of this holder start after it.
+  virtual std::optional<std::int64_t> inherited_stamp() const = 0;
 
-  // Durably records that this holder may stamp up to `until_unix_ms`. Returns only
-  // after the record would survive a crash. Called off the hot path.
-  virtual Result<void> extend(std::int64_t until_unix_ms) = 0;
+  // Durably records that this holder may issue stamps up to `until_stamp`. Returns
+  // only after the record would survive a crash and, for a shared store, after
+  // checking that this holder still owns the node; lease_lost when it does not (the
+  // generator then stops issuing). Called off the hot path.
+  virtual Result<void> extend(std::int64_t until_stamp) = 0;
 
-  // Records the final reservation `until_unix_ms` (the last instant actually
-  // stamped) and gives the node up. After release, extend() fails with lease_lost.
-  virtual Result<void> release(std::int64_t until_unix_ms) = 0;
+  // Records the final reservation — `final_stamp`, the largest stamp actually issued
+  // or inherited, or nullopt when there is neither (what is recorded stays) — and
+  // gives the node up. After release, extend() fails with lease_lost.
+  virtual Result<void> release(std::optional<std::int64_t> final_stamp) = 0;
 };
 
 // A reservation kept in memory only (see the caveat above).
 class MemoryReservation final : public Reservation {
  public:
-  // Holds `node`; `inherited_until_unix_ms` plays the predecessor's reservation.
-  explicit MemoryReservation(std::uint64_t node, std::optional<std::int64_t> inherited_until_unix_ms = std::nullopt)
-      : node_(node), inherited_(inherited_until_unix_ms) {}
+  // Holds `node`; `inherited_stamp` plays the predecessors' largest stamp.
+  explicit MemoryReservation(std::uint64_t node, std::optional<std::int64_t> inherited_stamp = std::nullopt)
+      : node_(node), inherited_(inherited_stamp) {}
 
   std::uint64_t node() const override { return node_; }
-  std::optional<std::int64_t> inherited_until_unix_ms() const override { return inherited_; }
-  Result<void> extend(std::int64_t until_unix_ms) override;
-  Result<void> release(std::int64_t until_unix_ms) override;
+  std::optional<std::int64_t> inherited_stamp() const override { return inherited_; }
+  Result<void> extend(std::int64_t until_stamp) override;
+  Result<void> release(std::optional<std::int64_t> final_stamp) override;
 
-  // The last value given to extend() or release(), or nullopt.
-  std::optional<std::int64_t> reserved_until_unix_ms() const { return reserved_; }
+  // The last stamp given to extend() or release(), or nullopt.
+  std::optional<std::int64_t> reserved_stamp() const { return reserved_; }
+  // How many times extend() was called.
+  int extensions() const { return extensions_; }
   bool released() const { return released_; }
 
  private:
   std::uint64_t node_;
   std::optional<std::int64_t> inherited_;
   std::optional<std::int64_t> reserved_;
+  int extensions_ = 0;
   bool released_ = false;
 };
 

@@ -34,13 +34,13 @@ Generator::Generator(const GeneratorOptions& options, Clock& clock, Reservation&
       node_bits_in_id_(layout_.node_bits_in_id(node_)),
       lead_ticks_(options.max_lead_ms / layout_.tick_ms()),
       max_wait_ns_(options.max_wait_ms * kNsPerMs),
-      reserve_ahead_ms_(options.reserve_ahead_ms),
+      reserve_ahead_ticks_(std::max<std::int64_t>(1, (options.reserve_ahead_ms + layout_.tick_ms() - 1) / layout_.tick_ms())),
       fork_generation_(current_fork_generation()),
-      inherited_until_ms_(reservation.inherited_until_unix_ms()) {
-  // A successor starts after the predecessor's last reserved tick.
-  if (inherited_until_ms_) {
-    const std::int64_t start_tick = std::max<std::int64_t>(0, layout_.tick_at_unix_ms(*inherited_until_ms_) + 1);
-    initial_state_ = static_cast<std::uint64_t>(std::min(start_tick, layout_.max_tick() + 1)) << seq_bits_;
+      inherited_stamp_(reservation.inherited_stamp()) {
+  // A successor starts after the largest stamp its predecessors may have issued.
+  if (inherited_stamp_) {
+    const std::int64_t start_tick = std::clamp<std::int64_t>(*inherited_stamp_, -1, layout_.max_tick()) + 1;
+    initial_state_ = static_cast<std::uint64_t>(start_tick) << seq_bits_;
   }
   state_.store(initial_state_, std::memory_order_relaxed);
 }
@@ -64,16 +64,7 @@ Result<std::unique_ptr<Generator>> Generator::create(const GeneratorOptions& opt
     return Error(Errc::invalid_argument, cat("node ", reservation.node(), " is outside layout ",
                                              options.layout.name(), "'s ", (1ULL << node_bits), " nodes"));
   }
-  std::unique_ptr<Generator> generator(new Generator(options, clock, reservation));
-  {
-    std::lock_guard lock(generator->renew_mutex_);
-    const Reading now = generator->read_clock();
-    const std::int64_t first_tick = static_cast<std::int64_t>(generator->initial_state_ >> generator->seq_bits_);
-    Result<void> reserved =
-        generator->extend_locked(std::min(std::max(now.tick, first_tick), options.layout.max_tick()));
-    if (!reserved) return reserved.error();
-  }
-  return generator;
+  return std::unique_ptr<Generator>(new Generator(options, clock, reservation));
 }
 
 Generator::~Generator() { (void)close(); }
@@ -152,6 +143,10 @@ Result<std::uint64_t> Generator::take_slow(std::uint64_t n) {
     const Reading now = read_clock();
     std::uint64_t cur = state_.load(std::memory_order_relaxed);
     if (cur >= kClosed) return refuse(Errc::lease_lost, "the generator is closed and its node released");
+    if (lost_.load(std::memory_order_acquire)) {
+      std::lock_guard lock(renew_mutex_);
+      return refuse(lost_error_->code(), lost_error_->message());
+    }
     const std::uint64_t floor = now.tick > 0 ? static_cast<std::uint64_t>(now.tick) << seq_bits_ : 0;
     const std::uint64_t first = std::max(cur, floor);
     const std::uint64_t end = first + n;
@@ -162,23 +157,13 @@ Result<std::uint64_t> Generator::take_slow(std::uint64_t n) {
                     cat("layout ", layout_.name(), " has no ticks left: its time ran out at ",
                         format_utc_ms(layout_.capacity().last_unix_ms), "; move to a layout with a later end"));
     }
-    if (last_tick > limit_tick_.load(std::memory_order_acquire)) {
-      std::lock_guard lock(renew_mutex_);
-      if (closed_) continue;
-      if (Result<void> extended = extend_locked(last_tick); !extended) {
-        return refuse(extended.error().code(), extended.error().message());
-      }
-      continue;
-    }
     if (last_tick > now.tick + lead_ticks_) {
       const std::int64_t wake_ns = layout_.unix_ms_of_tick(last_tick - lead_ticks_) * kNsPerMs;
       const std::int64_t wait_ns = wake_ns - now.wall_ns;
       if (clock_.boot_ns() + wait_ns > give_up_boot_ns) {
         const std::int64_t lead_ms = (last_tick - now.tick) * layout_.tick_ms();
-        const std::int64_t inherited_tick =
-            inherited_until_ms_ ? layout_.tick_at_unix_ms(*inherited_until_ms_) : -1;
         const bool behind = regressed_.load(std::memory_order_relaxed) ||
-                            static_cast<std::int64_t>(first >> seq_bits_) <= inherited_tick + 1;
+                            static_cast<std::int64_t>(first >> seq_bits_) <= inherited_stamp_.value_or(-1) + 1;
         const std::string why = cat("the next stamp would run ", lead_ms, " ms ahead of the wall clock (",
                                     format_utc_ms(floor_div(now.wall_ns, kNsPerMs)), "); max_lead_ms allows ",
                                     lead_ticks_ * layout_.tick_ms(), " and waiting would exceed max_wait_ms (",
@@ -197,6 +182,14 @@ Result<std::uint64_t> Generator::take_slow(std::uint64_t n) {
       clock_.sleep_for_ns(wait_ns);
       continue;
     }
+    if (last_tick > limit_tick_.load(std::memory_order_acquire)) {
+      std::lock_guard lock(renew_mutex_);
+      if (closed_) continue;
+      if (Result<void> extended = extend_locked(last_tick); !extended) {
+        return refuse(extended.error().code(), extended.error().message());
+      }
+      continue;
+    }
     if (state_.compare_exchange_strong(cur, end, std::memory_order_relaxed, std::memory_order_relaxed)) {
       account(cur, first, end);
       return first;
@@ -210,14 +203,26 @@ std::int64_t Generator::last_issued_tick() const {
 }
 
 Result<void> Generator::extend_locked(std::int64_t min_tick) {
-  const std::int64_t wall_ms = floor_div(clock_.wall_ns(), kNsPerMs);
-  std::int64_t until_ms = std::max(wall_ms, layout_.unix_ms_of_tick(min_tick)) + reserve_ahead_ms_;
-  until_ms = std::min(until_ms, layout_.capacity().last_unix_ms);
-  if (until_ms <= reserved_until_ms_ && limit_tick_.load(std::memory_order_relaxed) >= min_tick) return {};
-  if (Result<void> r = reservation_.extend(until_ms); !r) return r;
-  reserved_until_ms_ = until_ms;
-  limit_tick_.store(std::min(layout_.tick_at_unix_ms(until_ms), layout_.max_tick()), std::memory_order_release);
+  if (lost_.load(std::memory_order_relaxed)) return *lost_error_;
+  const std::int64_t now_tick = layout_.tick_at_unix_ms(floor_div(clock_.wall_ns(), kNsPerMs));
+  // Reserve ahead of the clock; when stamps run further ahead than that, only a
+  // little past the stamp that needs it, so a crash costs a successor little lead.
+  std::int64_t until = std::max(now_tick + reserve_ahead_ticks_, min_tick + std::max<std::int64_t>(1, reserve_ahead_ticks_ / 8));
+  until = std::min(until, layout_.max_tick());
+  if (until <= reserved_tick_ && limit_tick_.load(std::memory_order_relaxed) >= min_tick) return {};
+  if (Result<void> r = reservation_.extend(until); !r) {
+    if (r.error().code() == Errc::lease_lost) lose(r.error());
+    return r;
+  }
+  reserved_tick_ = until;
+  limit_tick_.store(until, std::memory_order_release);
   return {};
+}
+
+void Generator::lose(const Error& error) {
+  lost_error_ = error;
+  limit_tick_.store(-1, std::memory_order_release);
+  lost_.store(true, std::memory_order_release);
 }
 
 Result<void> Generator::renew() {
@@ -226,11 +231,13 @@ Result<void> Generator::renew() {
   if (fork_generation_ != current_fork_generation()) {
     return Error(Errc::lease_lost, "this process forked after the generator was created");
   }
-  const std::int64_t now_tick = read_clock().tick;
-  const std::int64_t newest = std::max(now_tick, last_issued_tick());
-  const std::int64_t headroom_ms = reserved_until_ms_ - layout_.unix_ms_of_tick(newest);
-  if (headroom_ms >= reserve_ahead_ms_ / 2 || newest > layout_.max_tick()) return {};
-  return extend_locked(std::max<std::int64_t>(newest, 0));
+  if (lost_.load(std::memory_order_relaxed)) return *lost_error_;
+  const std::int64_t last_tick = last_issued_tick();
+  if (last_tick < 0) return {};  // Nothing issued yet: nothing to keep ahead of.
+  const std::int64_t newest = std::max(read_clock().tick, last_tick);
+  const std::int64_t headroom_ms = (reserved_tick_ - newest) * layout_.tick_ms();
+  if (headroom_ms >= reserve_ahead_ticks_ * layout_.tick_ms() / 2 || newest > layout_.max_tick()) return {};
+  return extend_locked(newest);
 }
 
 Result<void> Generator::close() {
@@ -242,9 +249,9 @@ Result<void> Generator::close() {
     return Error(Errc::lease_lost, "closed in a forked child: the reservation belongs to the parent");
   }
   const std::int64_t last_tick = last_issued_tick();
-  std::int64_t final_ms = inherited_until_ms_.value_or(layout_.epoch_unix_ms() - 1);
-  if (last_tick >= 0) final_ms = std::max(final_ms, layout_.unix_ms_of_tick(last_tick));
-  return reservation_.release(final_ms);
+  std::optional<std::int64_t> final_stamp = inherited_stamp_;
+  if (last_tick >= 0) final_stamp = std::max(final_stamp.value_or(-1), last_tick);
+  return reservation_.release(final_stamp);
 }
 
 GeneratorStats Generator::stats() {
@@ -260,7 +267,7 @@ GeneratorStats Generator::stats() {
   s.lead_ms = std::max<std::int64_t>(0, last_issued_tick() - now_tick) * layout_.tick_ms();
   const auto next_tick = static_cast<std::int64_t>(state >> seq_bits_);
   s.next_stamp_lead_ms = std::max<std::int64_t>(0, next_tick - now_tick) * layout_.tick_ms();
-  s.reserved_until_unix_ms = reserved_until_ms_;
+  if (reserved_tick_ >= 0) s.reserved_until_unix_ms = layout_.unix_ms_of_tick(reserved_tick_);
   return s;
 }
 

@@ -102,6 +102,26 @@ Result<Layout> Layout::parse(std::string_view text) {
   return layout;
 }
 
+std::string Layout::geometry() const {
+  std::string out;
+  FieldKind run = FieldKind::timestamp;
+  int bits = 0;
+  auto flush = [&] {
+    if (bits > 0) out += cat(out.empty() ? "" : "-", run == FieldKind::node ? "node" : "seq", bits);
+  };
+  for (const Field& f : fields()) {
+    if (f.kind == FieldKind::timestamp) continue;
+    if (f.kind != run) {
+      flush();
+      run = f.kind;
+      bits = 0;
+    }
+    bits += f.bits;
+  }
+  flush();
+  return out;
+}
+
 std::string Layout::spec() const {
   std::string out;
   for (const Field& f : fields()) out += cat(out.empty() ? "" : "-", f.name(), ":", f.bits);

@@ -2,15 +2,16 @@
 
 namespace idforge {
 
-Result<void> MemoryReservation::extend(std::int64_t until_unix_ms) {
+Result<void> MemoryReservation::extend(std::int64_t until_stamp) {
   if (released_) return Error(Errc::lease_lost, "the reservation was released");
-  reserved_ = until_unix_ms;
+  reserved_ = until_stamp;
+  ++extensions_;
   return {};
 }
 
-Result<void> MemoryReservation::release(std::int64_t until_unix_ms) {
+Result<void> MemoryReservation::release(std::optional<std::int64_t> final_stamp) {
   if (released_) return Error(Errc::lease_lost, "the reservation was released");
-  reserved_ = until_unix_ms;
+  if (final_stamp) reserved_ = final_stamp;
   released_ = true;
   return {};
 }

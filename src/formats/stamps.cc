@@ -12,9 +12,9 @@ class TimeOnly final : public Reservation {
  public:
   explicit TimeOnly(Reservation& inner) : inner_(inner) {}
   std::uint64_t node() const override { return 0; }
-  std::optional<std::int64_t> inherited_until_unix_ms() const override { return inner_.inherited_until_unix_ms(); }
-  Result<void> extend(std::int64_t until_unix_ms) override { return inner_.extend(until_unix_ms); }
-  Result<void> release(std::int64_t until_unix_ms) override { return inner_.release(until_unix_ms); }
+  std::optional<std::int64_t> inherited_stamp() const override { return inner_.inherited_stamp(); }
+  Result<void> extend(std::int64_t until_stamp) override { return inner_.extend(until_stamp); }
+  Result<void> release(std::optional<std::int64_t> final_stamp) override { return inner_.release(final_stamp); }
 
  private:
   Reservation& inner_;

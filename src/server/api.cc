@@ -189,8 +189,12 @@ void Api::info(HttpResponse& response) {
                          {"node", ids_.node()},
                          {"node_fields", fields},
                          {"flake128_worker", ids_.flake128_worker()},
-                         {"reserved_until", format_utc_ms(stats.reserved_until_unix_ms)},
-                         {"reserved_until_unix_ms", stats.reserved_until_unix_ms},
+                         {"reserved_until", stats.reserved_until_unix_ms
+                                                ? nlohmann::ordered_json(format_utc_ms(*stats.reserved_until_unix_ms))
+                                                : nlohmann::ordered_json()},
+                         {"reserved_until_unix_ms", stats.reserved_until_unix_ms
+                                                        ? nlohmann::ordered_json(*stats.reserved_until_unix_ms)
+                                                        : nlohmann::ordered_json()},
                          {"lead_ms", stats.lead_ms},
                          {"capacity",
                           {{"ids_per_tick", capacity.ids_per_tick},
@@ -218,7 +222,7 @@ void Api::metrics(HttpResponse& response) {
   family(out, "idforge_lead_seconds", "How far the newest Snowflake stamp is ahead of the wall clock.",
         static_cast<double>(s.lead_ms) / 1000);
   family(out, "idforge_reservation_headroom_seconds", "Durable reservation left ahead of the wall clock.",
-        static_cast<double>(s.reserved_until_unix_ms - now_ms) / 1000);
+        static_cast<double>(s.reserved_until_unix_ms.value_or(now_ms) - now_ms) / 1000);
   family(out, "idforge_lease_held", "1 while the node and its reservation are held and renewing, else 0.",
         ids_.ready() ? 1 : 0);
   family(out, "idforge_layout_seconds_remaining", "Seconds until the layout's last tick.",

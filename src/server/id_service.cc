@@ -110,6 +110,12 @@ Result<std::unique_ptr<IdService>> IdService::start(const IdServiceOptions& opti
 
 IdService::~IdService() { (void)stop(); }
 
+std::vector<std::string> IdService::notes() const {
+  std::vector<std::string> out = reservation_->notes();
+  for (const std::string& note : flake128_reservation_->notes()) out.push_back("flake-128 workers: " + note);
+  return out;
+}
+
 Result<void> IdService::write(Format format, Encoding encoding, std::uint64_t count, IdShape shape, Buffer& out,
                               std::span<std::uint64_t> scratch) {
   switch (format) {

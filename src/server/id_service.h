@@ -93,6 +93,10 @@ class IdService {
   std::uint64_t flake128_worker() const { return flake128_reservation_->node(); }
   std::uint64_t max_count() const { return max_count_; }
   const std::filesystem::path& mark_path() const { return reservation_->mark_path(); }
+  // The largest stamp the node's predecessors may have issued (nullopt: never held).
+  std::optional<std::int64_t> inherited_stamp() const { return reservation_->inherited_stamp(); }
+  // What taking the node and the flake-128 worker found worth telling an operator.
+  std::vector<std::string> notes() const;
   GeneratorStats stats() { return generator_->stats(); }
   // Whole seconds until the wall clock is back within max_lead_ms of the next
   // Snowflake stamp, from 1 to 3600: the Retry-After for clock_regressed.

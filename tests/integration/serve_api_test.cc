@@ -160,9 +160,12 @@ TEST_F(ServeApi, InfoDescribesTheNodeAndItsReservation) {
   EXPECT_EQ(info["node_fields"]["process"], 3);
   EXPECT_EQ(info["capacity"]["ids_per_tick"], 4096);
   EXPECT_EQ(info["capacity"]["max_count"], 10000);
-  EXPECT_TRUE(info["reserved_until"].is_string());
-  EXPECT_GT(info["reserved_until_unix_ms"].get<std::int64_t>(), 0);
+  EXPECT_TRUE(info["reserved_until"].is_null()) << "nothing is reserved before the first ID";
   EXPECT_EQ(info["ready"], true);
+  ASSERT_EQ(c.get("/v1/next").status, 200);
+  const json after = json::parse(c.get("/v1/info").body);
+  EXPECT_TRUE(after["reserved_until"].is_string());
+  EXPECT_GT(after["reserved_until_unix_ms"].get<std::int64_t>(), 0);
 }
 
 TEST_F(ServeApi, MetricsCountIdsRequestsAndTheReservation) {
@@ -206,7 +209,7 @@ TEST_F(ServeApi, StartUpLogsTheEffectiveConfigurationInOneJsonLine) {
   EXPECT_EQ(first["max_count"], 500);
   EXPECT_EQ(first["layout"], "twitter");
   for (const char* key : {"data_dir", "node", "max_lead_ms", "max_wait_ms", "threads", "max_connections",
-                          "header_timeout_ms", "reserved_until", "pid"}) {
+                          "header_timeout_ms", "inherited_stamp", "pid"}) {
     EXPECT_TRUE(first.contains(key)) << key;
   }
 }

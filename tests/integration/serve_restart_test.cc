@@ -183,14 +183,11 @@ TEST_F(ServeRestart, SigtermDrainsWritesTheFinalReservationAndReleasesTheNode) {
   EXPECT_NE(log.find("\"msg\":\"stopped\""), std::string::npos) << log;
   EXPECT_TRUE(idle.closed_by_server());
 
-  // The mark holds the newest stamp issued, no less.
+  // The records hold the newest stamp issued, no less.
   const Layout twitter = Layout::twitter();
-  const std::int64_t newest_ms =
-      twitter.unix_ms_of_tick(static_cast<std::int64_t>(twitter.decompose(before.back()).tick));
-  const fs::path mark = FileReservation::layout_dir(dir_ / "data", twitter) / "node-9.mark";
-  Result<std::optional<std::int64_t>> recorded = FileReservation::read_mark(mark, twitter, 9);
+  Result<std::optional<std::int64_t>> recorded = FileReservation::recorded_stamp(dir_ / "data", twitter, 9);
   ASSERT_TRUE(recorded && *recorded);
-  EXPECT_GE(**recorded, newest_ms);
+  EXPECT_GE(**recorded, twitter.decompose(before.back()).tick);
 
   // The node is free again, and its next holder continues after it.
   auto second = start({"--node", "9"});

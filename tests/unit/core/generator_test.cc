@@ -215,31 +215,109 @@ TEST(Generator, NeverStampsPastTheDurableReservation) {
   Rig rig(options);
   for (int step = 0; step < 300; ++step) {
     const std::uint64_t id = rig.next();
-    const std::int64_t stamp_ms = rig.layout.unix_ms_of_tick(rig.parts(id).tick);
-    ASSERT_LE(stamp_ms, rig.reservation.reserved_until_unix_ms().value()) << "step " << step;
+    ASSERT_LE(rig.parts(id).tick, rig.reservation.reserved_stamp().value()) << "step " << step;
     if (step % 3 == 0) rig.clock.advance_ms(7);
   }
-  EXPECT_GE(rig.reservation.reserved_until_unix_ms().value(), rig.clock.wall_ns() / kNsPerMs);
+  EXPECT_GE(rig.reservation.reserved_stamp().value(), rig.now_tick());
 }
 
 TEST(Generator, RenewExtendsOnlyWhenHalfTheReservationIsUsed) {
   Rig rig;  // reserve_ahead_ms = 1000
-  const std::int64_t first = rig.reservation.reserved_until_unix_ms().value();
-  EXPECT_EQ(first, kStartMs + 1000);
+  ASSERT_TRUE(rig.generator->renew());
+  EXPECT_FALSE(rig.reservation.reserved_stamp()) << "nothing issued, nothing reserved";
+  rig.next();
+  const std::int64_t first = rig.reservation.reserved_stamp().value();
+  EXPECT_EQ(first, rig.now_tick() + 1000);
   rig.clock.advance_ms(400);
   ASSERT_TRUE(rig.generator->renew());
-  EXPECT_EQ(rig.reservation.reserved_until_unix_ms().value(), first);
+  EXPECT_EQ(rig.reservation.reserved_stamp().value(), first);
   rig.clock.advance_ms(200);
   ASSERT_TRUE(rig.generator->renew());
-  EXPECT_EQ(rig.reservation.reserved_until_unix_ms().value(), kStartMs + 600 + 1000);
+  EXPECT_EQ(rig.reservation.reserved_stamp().value(), rig.now_tick() + 1000);
   EXPECT_EQ(rig.generator->stats().reserved_until_unix_ms, kStartMs + 1600);
 }
 
+// Regression: each start reserved a second ahead even when nothing was issued, so
+// a crash loop pushed the mark further ahead with every restart.
+TEST(Generator, AStartThatIssuesNothingReservesNothing) {
+  const std::int64_t inherited = Layout::twitter().tick_at_unix_ms(kStartMs) + 800;
+  for (bool clean : {true, false}) {
+    Rig rig(with(1000, 0), inherited);
+    ASSERT_TRUE(rig.generator->renew());
+    EXPECT_EQ(rig.reservation.extensions(), 0);
+    if (clean) {
+      ASSERT_TRUE(rig.generator->close());
+      EXPECT_EQ(rig.reservation.reserved_stamp(), inherited) << "the final mark is what was inherited";
+    }
+  }
+}
+
+// Restarts that crash after one ID each, faster than the clock moves: the lead a
+// successor inherits stays within max(reserve_ahead_ms, max_lead_ms +
+// reserve_ahead_ms / 8) plus a tick, instead of growing by a second each time.
+TEST(Generator, CrashLoopsCostBoundedLead) {
+  const GeneratorOptions options = with(/*max_lead_ms=*/1000, /*max_wait_ms=*/0);
+  ManualClock clock(kStartMs * kNsPerMs);
+  const Layout& layout = options.layout;
+  std::optional<std::int64_t> mark;
+  int issued = 0;
+  for (int restart = 0; restart < 50; ++restart) {
+    MemoryReservation reservation(5, mark);
+    auto generator = Generator::create(options, clock, reservation).value();
+    if (generator->next()) ++issued;
+    if (reservation.reserved_stamp()) mark = reservation.reserved_stamp();
+    generator.reset();  // Stands for SIGKILL: the last extension is what a successor finds.
+    clock.advance_ms(5);
+    const std::int64_t now_tick = layout.tick_at_unix_ms(clock.wall_ns() / kNsPerMs);
+    ASSERT_LE(mark.value_or(0) - now_tick, 1000 + 1000 / 8 + 1) << "restart " << restart;
+  }
+  EXPECT_GE(issued, 3) << "a restart issues again once the clock has passed the mark";
+}
+
+// A generator whose stamps lead the clock by more than reserve_ahead_ms reserves
+// only an eighth of it past the stamp it needs.
+TEST(Generator, AnExtensionForALeadingStampReachesOnlyAnEighthPastIt) {
+  const std::int64_t inherited = Layout::twitter().tick_at_unix_ms(kStartMs) + 30'000;
+  Rig rig(with(/*max_lead_ms=*/60'000, /*max_wait_ms=*/0), inherited);
+  rig.next();
+  EXPECT_EQ(rig.reservation.reserved_stamp(), inherited + 1 + 1000 / 8);
+}
+
+// A reservation that says the node is lost stops the generator for good.
+TEST(Generator, ALostReservationStopsIssuing) {
+  class Losing final : public Reservation {
+   public:
+    std::uint64_t node() const override { return 1; }
+    std::optional<std::int64_t> inherited_stamp() const override { return std::nullopt; }
+    Result<void> extend(std::int64_t) override {
+      if (++extensions_ > 1) return Error(Errc::lease_lost, "the lock file was removed");
+      return {};
+    }
+    Result<void> release(std::optional<std::int64_t>) override { return {}; }
+
+   private:
+    int extensions_ = 0;
+  };
+  ManualClock clock(kStartMs * kNsPerMs);
+  Losing reservation;
+  auto generator = Generator::create(with(1000, 0), clock, reservation).value();
+  ASSERT_TRUE(generator->next());
+  clock.advance_ms(600);
+  Result<void> renewed = generator->renew();
+  ASSERT_FALSE(renewed);
+  EXPECT_EQ(renewed.error().code(), Errc::lease_lost);
+  Result<std::uint64_t> refused = generator->next();
+  ASSERT_FALSE(refused) << "issued within a reservation it no longer owns";
+  EXPECT_EQ(refused.error().code(), Errc::lease_lost);
+  EXPECT_NE(refused.error().message().find("removed"), std::string::npos);
+  EXPECT_FALSE(generator->renew());
+}
+
 TEST(Generator, ASuccessorStartsAfterItsPredecessorsReservation) {
-  const std::int64_t inherited = kStartMs + 500;
+  const std::int64_t inherited = Layout::twitter().tick_at_unix_ms(kStartMs + 500);
   Rig leading(with(/*max_lead_ms=*/1000, /*max_wait_ms=*/0), inherited);
   const std::uint64_t id = leading.next();
-  EXPECT_EQ(leading.parts(id).tick, leading.layout.tick_at_unix_ms(inherited) + 1);
+  EXPECT_EQ(leading.parts(id).tick, inherited + 1);
 
   Rig strict(with(/*max_lead_ms=*/0, /*max_wait_ms=*/0), inherited);
   Result<std::uint64_t> refused = strict.generator->next();
@@ -255,7 +333,7 @@ TEST(Generator, CloseRecordsTheNewestStampAndStopsIssuing) {
   for (int i = 0; i < 5000; ++i) last = rig.next();
   ASSERT_TRUE(rig.generator->close());
   EXPECT_TRUE(rig.reservation.released());
-  EXPECT_EQ(rig.reservation.reserved_until_unix_ms().value(), rig.layout.unix_ms_of_tick(rig.parts(last).tick));
+  EXPECT_EQ(rig.reservation.reserved_stamp().value(), rig.parts(last).tick);
   Result<std::uint64_t> refused = rig.generator->next();
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code(), Errc::lease_lost);

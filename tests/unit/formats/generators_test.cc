@@ -238,13 +238,13 @@ TEST(Flake128, WorkerFromTheReservationAndSequence) {
   EXPECT_LT(to_string(a), to_string(b));
   ASSERT_TRUE(gen->close());
   EXPECT_TRUE(worker.released());
-  EXPECT_EQ(worker.reserved_until_unix_ms(), kStartMs);
+  EXPECT_EQ(worker.reserved_stamp(), kStartMs) << "flake-128's stamps are Unix milliseconds";
   EXPECT_EQ(gen->next().error().code(), Errc::lease_lost);
 }
 
 TEST(Flake128, SuccessorStartsAfterItsPredecessorsReservation) {
   ManualClock clock(kStartMs * kNsPerMs);
-  MemoryReservation worker(9, /*inherited_until_unix_ms=*/kStartMs + 500);  // The clock is behind it.
+  MemoryReservation worker(9, /*inherited_stamp=*/kStartMs + 500);  // The clock is behind it.
   auto gen = Flake128Generator::create({}, clock, worker).value();
   EXPECT_EQ(gen->next()->unix_ms(), static_cast<std::uint64_t>(kStartMs + 501));
 }
