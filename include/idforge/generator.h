@@ -48,9 +48,10 @@
 //   - `limit_tick_` (reserved tick, capped at the layout's end) is raised with
 //     release under `renew_mutex_` only after the reservation is durable.
 //
-// Failure: every error is a typed Result (see result.h). After fork() the child's
-// generator fails every call with lease_lost: create a new generator (with its own
-// reservation) in the child.
+// Failure: every error is a typed Result (see result.h). In a child process —
+// made by fork(), glibc's _Fork() or a raw clone or fork system call alike (the
+// kernel wipes a marker page in every child) — the inherited generator fails every
+// call with lease_lost: create a new generator, with its own reservation, there.
 //
 // Example:
 //

@@ -5,8 +5,9 @@
 // thread, keyed from getrandom(2), with fast key erasure (each refill's first 32
 // bytes become the next key and handed-out bytes are wiped, so a memory dump
 // reveals no earlier output). It reseeds from the kernel every 1 MiB of output and
-// after fork(): a child never repeats its parent's stream (RFC 9562 §6.9, the
-// ObjectId spec). glibc 2.36's arc4random_buf makes one getrandom() system call per
+// in a child process, however it was made (fork(), glibc's _Fork(), a raw clone or
+// fork system call: the kernel wipes a marker page in every child): a child never
+// repeats its parent's stream (RFC 9562 §6.9, the ObjectId spec). glibc 2.36's arc4random_buf makes one getrandom() system call per
 // call (about 400 ns here, docs/benchmarks.md); a refill of 480 bytes (eight
 // ChaCha12 blocks less the next key) costs less than one of those 16-byte calls.
 //

@@ -1,12 +1,12 @@
 #include "idforge/random.h"
 
-#include <pthread.h>
 #include <sys/random.h>
 
 #include <bit>
 #include <cerrno>
 #include <cstring>
 
+#include "core/fork.h"
 #include "idforge/result.h"
 
 namespace idforge {
@@ -150,16 +150,15 @@ namespace {
 
 constexpr std::uint64_t kReseedBytes = 1 << 20;
 
-// Each thread's stream. `reseed_at` is 0 until the first seeding and again in a
-// child after fork() (only the forking thread lives on in the child, and the
-// handler runs on it), so one comparison on the fast path covers first use, the
-// reseeding interval and fork().
+// Each thread's stream, and the fork generation (core/fork.h) it was seeded in. A
+// child of any kind — fork(), _Fork(), a raw system call — has another
+// generation, so it reseeds before its first byte and never repeats its parent.
 struct ThreadStream {
   detail::ChaChaStream stream;
   std::uint64_t reseed_at = 0;
+  std::uint64_t generation = 0;
 
   void seed() {
-    [[maybe_unused]] static const int registered = pthread_atfork(nullptr, nullptr, forget_in_child);
     std::array<std::uint8_t, detail::ChaChaStream::kKeyBytes> key;
     std::size_t got = 0;
     while (got < key.size()) {
@@ -171,14 +170,11 @@ struct ThreadStream {
     stream.rekey(key);
     std::memset(key.data(), 0, key.size());
     reseed_at = kReseedBytes;
+    generation = detail::fork_generation();
   }
-
-  static void forget_in_child();
 };
 
 thread_local ThreadStream t_stream;
-
-void ThreadStream::forget_in_child() { t_stream.reseed_at = 0; }
 
 }  // namespace
 
@@ -189,7 +185,7 @@ SystemRandom& SystemRandom::instance() {
 
 void SystemRandom::fill(std::span<std::uint8_t> out) {
   ThreadStream& s = t_stream;
-  if (s.stream.produced() >= s.reseed_at) [[unlikely]] s.seed();
+  if (s.stream.produced() >= s.reseed_at || s.generation != detail::fork_generation()) [[unlikely]] s.seed();
   s.stream.fill(out);
 }
 

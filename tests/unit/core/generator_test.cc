@@ -6,6 +6,8 @@
 
 #include <vector>
 
+#include "support/fork_kinds.h"
+
 namespace idforge {
 namespace {
 
@@ -357,23 +359,29 @@ TEST(Generator, RefusesInvalidOptions) {
   EXPECT_EQ(Generator::create({}, clock, outside).error().code(), Errc::invalid_argument);
 }
 
-TEST(Generator, AForkedChildRefusesToContinueTheParentsSequence) {
-  Rig rig;
-  const std::uint64_t before = rig.next();
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    Result<std::uint64_t> id = rig.generator->next();
-    std::vector<std::uint64_t> batch(3);
-    Result<void> ids = rig.generator->next_batch(batch);
-    const bool refused = !id && id.error().code() == Errc::lease_lost && !ids && !rig.generator->close();
-    _exit(refused ? 0 : 1);
+// Regression: children made by _Fork() or a raw system call skip pthread_atfork
+// and continued the parent's sequence.
+TEST(Generator, AChildOfAnyKindOfForkRefusesToContinueTheParentsSequence) {
+  for (testing::ForkKind kind : testing::kForkKinds) {
+    SCOPED_TRACE(testing::name_of(kind));
+    Rig rig;
+    const std::uint64_t before = rig.next();
+    const pid_t pid = testing::fork_by(kind);
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      Result<std::uint64_t> id = rig.generator->next();
+      std::vector<std::uint64_t> batch(3);
+      Result<void> ids = rig.generator->next_batch(batch);
+      const bool refused = !id && id.error().code() == Errc::lease_lost && !ids && !rig.generator->renew() &&
+                           !rig.generator->close();
+      _exit(refused ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "the child must get lease_lost";
+    EXPECT_GT(rig.next(), before) << "the parent carries on";
   }
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "the child must get lease_lost";
-  EXPECT_GT(rig.next(), before) << "the parent carries on";
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "idforge/random.h"
 #include "idforge/uuid.h"
+#include "support/fork_kinds.h"
 #include "support/testdata.h"
 
 namespace idforge {
@@ -54,9 +55,15 @@ TEST(SystemRandom, ManyDrawsAreDistinct) {
   for (int i = 0; i < 100'000; ++i) ASSERT_TRUE(seen.insert(SystemRandom::instance().next_u64()).second);
 }
 
-// Parent and forked children keep drawing after fork(); no 16-byte value may
-// appear twice anywhere. Each child writes its draws to a pipe.
-TEST(SystemRandom, ParentAndForkedChildrenNeverRepeat) {
+// Parent and forked children keep drawing after the fork; no 16-byte value may
+// appear twice anywhere. Each child writes its draws to a pipe. Regression: a child
+// made by _Fork() or a raw system call repeated its parent's stream.
+class SystemRandomFork : public ::testing::TestWithParam<testing::ForkKind> {};
+
+INSTANTIATE_TEST_SUITE_P(EveryKind, SystemRandomFork, ::testing::ValuesIn(testing::kForkKinds),
+                         [](const auto& param_info) { return testing::param_name(param_info.param); });
+
+TEST_P(SystemRandomFork, ParentAndChildrenNeverRepeat) {
   constexpr int kChildren = 4;
   constexpr int kDraws = 2000;
   using Draw = std::array<std::uint8_t, 16>;
@@ -69,7 +76,7 @@ TEST(SystemRandom, ParentAndForkedChildrenNeverRepeat) {
   for (int c = 0; c < kChildren; ++c) {
     int fds[2];
     ASSERT_EQ(::pipe(fds), 0);
-    const pid_t pid = ::fork();
+    const pid_t pid = testing::fork_by(GetParam());
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       ::close(fds[0]);
