@@ -1,6 +1,10 @@
 #include "common.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
 
 #include <cerrno>
 #include <cstdio>
@@ -28,10 +32,78 @@ std::optional<std::uint64_t> parse_whole(const std::string& text) {
   return v;
 }
 
-std::string default_data_dir() {
+namespace {
+
+// A directory this user can create files in, or create (its parent allows it).
+bool usable(const std::string& dir) {
+  if (::access(dir.c_str(), W_OK | X_OK) == 0) return true;
+  if (errno != ENOENT) return false;
+  const std::size_t slash = dir.rfind('/');
+  const std::string parent = slash == 0 ? "/" : dir.substr(0, slash);
+  return ::access(parent.c_str(), W_OK | X_OK) == 0;
+}
+
+std::string per_user_data_dir() {
   if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg) return std::string(xdg) + "/idforge";
   if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.local/state/idforge";
   return "/tmp/idforge-" + std::to_string(::getuid());
+}
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+void ask_to_stop(int signal) { g_stop_signal = signal; }
+
+}  // namespace
+
+Result<DataDir> resolve_data_dir(const std::optional<std::string>& flag) {
+  const auto empty = [](std::string_view what) {
+    return Error(Errc::invalid_argument, std::string(what) + " is empty; give a directory, or leave it out for the "
+                                         "shared default " + kHostDataDir);
+  };
+  if (flag) {
+    if (flag->empty()) return empty("--data-dir");
+    return DataDir{*flag, std::nullopt};
+  }
+  if (const char* env = std::getenv("IDFORGE_DATA_DIR")) {
+    if (*env == '\0') return empty("IDFORGE_DATA_DIR");
+    return DataDir{env, std::nullopt};
+  }
+  if (usable(kHostDataDir)) return DataDir{kHostDataDir, std::nullopt};
+  DataDir fallback{per_user_data_dir(), std::nullopt};
+  // The per-user directory's parents may not exist yet (a fresh ~/.local).
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(fallback.path).parent_path(), ec);
+  fallback.warning = std::string("warning: ") + kHostDataDir + " is not writable by this user (uid " +
+                     std::to_string(::getuid()) + "), so node locks and marks go to " + fallback.path +
+                     ", which idforge processes of other users do not see: they may take the same nodes and make "
+                     "the same IDs. Join the group that owns " + kHostDataDir + ", or give every process one --data-dir";
+  return fallback;
+}
+
+std::string data_dir_option_help() {
+  return std::string("Where node locks and marks live (env IDFORGE_DATA_DIR). Default: ") + kHostDataDir +
+         ", shared by every idforge process on the host; a user who cannot write it gets $XDG_STATE_HOME/idforge "
+         "(else ~/.local/state/idforge) and a warning. A missing directory is created only if its parent exists.";
+}
+
+void stop_on_signals() {
+  struct sigaction action {};
+  action.sa_handler = ask_to_stop;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;  // No SA_RESTART: a blocked write returns, so the command notices.
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) ::sigaction(s, &action, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+int stop_signal() { return g_stop_signal; }
+
+std::string signal_name(int signal) {
+  switch (signal) {
+    case SIGTERM: return "SIGTERM";
+    case SIGINT: return "SIGINT";
+    case SIGHUP: return "SIGHUP";
+  }
+  return "signal " + std::to_string(signal);
 }
 
 std::string layout_option_help() {
@@ -63,7 +135,11 @@ bool Output::flush() {
   std::size_t done = 0;
   while (!failed_ && done < used_) {
     const ssize_t n = ::write(STDOUT_FILENO, buffer_.data() + done, used_ - done);
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINTR && stop_signal() == 0) continue;
+    if (n < 0 && errno == EINTR) {
+      failed_ = true;  // Asked to stop while the reader was not reading: the caller says so.
+      break;
+    }
     if (n < 0) {
       print_error(std::string("cannot write to standard output: ") + std::strerror(errno));
       failed_ = true;

@@ -44,9 +44,35 @@ int fail(const Error& error);
 // A whole number of plain digits (no sign, no space), or nullopt.
 std::optional<std::uint64_t> parse_whole(const std::string& text);
 
-// Where node locks and high-water marks live unless told otherwise:
-// $XDG_STATE_HOME/idforge, else ~/.local/state/idforge, else /tmp/idforge-<uid>.
-std::string default_data_dir();
+// The data directory every idforge process on a host shares by default: the
+// systemd StateDirectory of the packaged service.
+inline constexpr const char* kHostDataDir = "/var/lib/idforge";
+
+// The data directory a command uses.
+struct DataDir {
+  std::string path;
+  // Set when the shared default could not be used: one line naming the directory
+  // taken instead and the risk.
+  std::optional<std::string> warning;
+};
+
+// The data directory from --data-dir (`flag`), else IDFORGE_DATA_DIR, else
+// kHostDataDir when this user may use it, else a per-user directory with a
+// warning. An empty flag or variable is an error, never the working directory.
+Result<DataDir> resolve_data_dir(const std::optional<std::string>& flag);
+
+// The help text of --data-dir.
+std::string data_dir_option_help();
+
+// From now on SIGTERM, SIGINT and SIGHUP ask the command to stop (stop_signal()
+// says which arrived) instead of killing it, and a closed pipe is a write error
+// (EPIPE) instead of a silent SIGPIPE death, so the command can write its final
+// reservation before it exits.
+void stop_on_signals();
+// The signal that asked to stop, or 0.
+int stop_signal();
+// "SIGTERM", "SIGINT", "SIGHUP".
+std::string signal_name(int signal);
 
 // The help text of --layout, shared by every subcommand that takes one.
 std::string layout_option_help();

@@ -23,9 +23,9 @@ using detail::LogLevel;
 
 struct ServeOptions {
   std::string listen = "127.0.0.1:8080";
-  std::string data_dir;
+  std::optional<std::string> data_dir;
   std::string layout = "twitter";
-  std::optional<std::uint64_t> node;
+  std::optional<std::string> node;
   std::string nodes;  // "FIRST-LAST"; empty: every node of the layout.
   std::int64_t max_lead_ms = 1000;
   std::int64_t max_wait_ms = 10;
@@ -96,18 +96,24 @@ int run_serve(const ServeOptions& options) {
   if (!layout) return fail(layout.error());
   Result<std::pair<std::uint64_t, std::uint64_t>> nodes = parse_nodes(options.nodes, *layout);
   if (!nodes) return fail(nodes.error());
-  if (options.node && *options.node >> layout->node_bits() != 0) {
-    return fail(Error(Errc::invalid_argument, "--node " + std::to_string(*options.node) + " is outside layout " +
-                                                  std::string(layout->name()) + "'s nodes 0-" +
-                                                  std::to_string((1ULL << layout->node_bits()) - 1)));
+  std::optional<std::uint64_t> node;
+  if (options.node) {
+    node = parse_whole(*options.node);
+    if (!node || *node >> layout->node_bits() != 0) {
+      return fail(Error(Errc::invalid_argument, "--node '" + *options.node + "' is outside layout " +
+                                                    std::string(layout->name()) + "'s nodes: give a whole number from 0 to " +
+                                                    std::to_string((1ULL << layout->node_bits()) - 1)));
+    }
   }
+  Result<DataDir> data_dir = resolve_data_dir(options.data_dir);
+  if (!data_dir) return fail(data_dir.error());
 
   detail::IdServiceOptions service;
-  service.data_dir = options.data_dir;
+  service.data_dir = data_dir->path;
   service.generator.layout = *layout;
   service.generator.max_lead_ms = options.max_lead_ms;
   service.generator.max_wait_ms = options.max_wait_ms;
-  service.node = options.node;
+  service.node = node;
   service.first_node = nodes->first;
   service.last_node = nodes->second;
   service.max_count = options.max_count;
@@ -131,7 +137,7 @@ int run_serve(const ServeOptions& options) {
   log(LogLevel::info, "listening",
       {{"host", endpoint->host},
        {"port", (*server)->port()},
-       {"data_dir", options.data_dir},
+       {"data_dir", data_dir->path},
        {"layout", std::string(layout->name())},
        {"layout_spec", layout->spec()},
        {"node", (*ids)->node()},
@@ -153,6 +159,7 @@ int run_serve(const ServeOptions& options) {
        {"pid", ::getpid()},
        {"version", IDFORGE_VERSION}});
 
+  if (data_dir->warning) log(LogLevel::warn, "data directory", {{"note", *data_dir->warning}});
   for (const std::string& note : (*ids)->notes()) log(LogLevel::warn, "data directory", {{"note", note}});
 
   int signal_number = 0;
@@ -179,7 +186,6 @@ int run_serve(const ServeOptions& options) {
 
 Command add_serve(CLI::App& root) {
   auto options = std::make_shared<ServeOptions>();
-  options->data_dir = default_data_dir();
   CLI::App* app = root.add_subcommand("serve", "Run the ID service (HTTP) on this machine");
   app->description(
       "Run the ID service: HTTP/1.1 with keep-alive, API version 1 (docs/api.md).\n\n"
@@ -203,11 +209,7 @@ Command add_serve(CLI::App& root) {
   app->add_option("--listen", options->listen, "HOST:PORT to listen on (port 0 picks a free port)")
       ->envname("IDFORGE_LISTEN")
       ->capture_default_str();
-  app->add_option("--data-dir", options->data_dir,
-                  "Where node locks and high-water marks live; Default: $XDG_STATE_HOME/idforge, else "
-                  "~/.local/state/idforge")
-      ->envname("IDFORGE_DATA_DIR")
-      ->capture_default_str();
+  app->add_option("--data-dir", options->data_dir, data_dir_option_help());
   app->add_option("--layout", options->layout, layout_option_help())->envname("IDFORGE_LAYOUT")->capture_default_str();
   app->add_option("--node", options->node, "Hold this node number (twitter: datacenter*32+worker); Default: pick")
       ->envname("IDFORGE_NODE");

@@ -46,10 +46,17 @@ class Cli : public ::testing::Test {
 
   // Runs `idforge args` with the test's own state directory; `input` is standard input.
   Ran run(const std::string& args, const std::string& input = "", const std::string& tag = "run") const {
+    return run_with("IDFORGE_DATA_DIR='" + (dir_ / "state").string() + "'", args, input, tag);
+  }
+
+  // Runs `prefix idforge args`: `prefix` sets the environment (VAR=value …, env -u
+  // VAR, setpriv …) in place of the test's state directory.
+  Ran run_with(const std::string& prefix, const std::string& args, const std::string& input = "",
+               const std::string& tag = "run") const {
     const fs::path in = dir_ / (tag + ".in"), out = dir_ / (tag + ".out"), err = dir_ / (tag + ".err");
     std::ofstream(in) << input;
-    const std::string command = "IDFORGE_DATA_DIR='" + (dir_ / "state").string() + "' " IDFORGE_CLI_PATH " " +
-                                args + " <'" + in.string() + "' >'" + out.string() + "' 2>'" + err.string() + "'";
+    const std::string command = prefix + " " IDFORGE_CLI_PATH " " + args + " <'" + in.string() + "' >'" +
+                                out.string() + "' 2>'" + err.string() + "'";
     const int status = std::system(command.c_str());
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
   }
