@@ -46,6 +46,10 @@ std::string lifetime_warning(const Layout& layout, std::int64_t now_ms) {
     return "WARNING: layout " + std::string(layout.name()) + " ran out of time on " + end +
            "; it can no longer make IDs (old IDs still decode). Choose a layout with a later end.";
   }
+  if (layout.epoch_unix_ms() > now_ms) {
+    return "WARNING: layout " + std::string(layout.name()) + "'s epoch " + format_utc_ms(layout.epoch_unix_ms()) +
+           " is in the future; it can make no ID until then. Choose an epoch in the past.";
+  }
   const double left = static_cast<double>(c.last_unix_ms - now_ms) / kMsPerYear;
   if (left < kWarnYears) {
     return "WARNING: layout " + std::string(layout.name()) + " runs out of time in " + years(left) +
@@ -65,6 +69,7 @@ nlohmann::ordered_json to_json(const Layout& layout, std::int64_t now_ms) {
     fields.push_back({{"name", std::string(f.name())}, {"kind", kind}, {"bits", f.bits}, {"shift", f.shift}});
   }
   j["fields"] = fields;
+  j["id_space"] = "snowflake-" + layout.geometry();
   j["tick_ms"] = layout.tick_ms();
   j["epoch"] = format_utc_ms(layout.epoch_unix_ms());
   j["ids_per_tick"] = c.ids_per_tick;
@@ -94,6 +99,8 @@ std::string describe(const Layout& layout, std::int64_t now_ms) {
     total += f.bits;
   }
   row("bits", std::to_string(total) + ": " + bits + (total == 64 ? " (the top bit is the sign bit, never set)" : ""));
+  row("id space", "snowflake-" + layout.geometry() + " (every layout with its node and sequence bits here shares "
+                  "its nodes and IDs)");
   row("tick", std::to_string(layout.tick_ms()) + " ms");
   row("epoch", format_utc_ms(layout.epoch_unix_ms()));
   row("per node", grouped(c.ids_per_second_per_node) + " IDs/s (" + grouped(static_cast<double>(c.ids_per_tick)) +

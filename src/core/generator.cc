@@ -168,6 +168,12 @@ Result<std::uint64_t> Generator::take_slow(std::uint64_t n) {
                                     format_utc_ms(floor_div(now.wall_ns, kNsPerMs)), "); max_lead_ms allows ",
                                     lead_ticks_ * layout_.tick_ms(), " and waiting would exceed max_wait_ms (",
                                     max_wait_ns_ / kNsPerMs, ")");
+        if (now.tick < 0) {
+          return refuse(Errc::clock_regressed,
+                        cat("the clock reads ", format_utc_ms(floor_div(now.wall_ns, kNsPerMs)), ", before layout ",
+                            layout_.name(), "'s epoch ", format_utc_ms(layout_.epoch_unix_ms()),
+                            ": it can stamp no ID until then; choose an epoch in the past (or fix the clock)"));
+        }
         if (behind) {
           return refuse(Errc::clock_regressed,
                         cat("the clock is behind stamps already issued or reserved for this node: ", why,

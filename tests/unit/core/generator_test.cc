@@ -180,6 +180,10 @@ TEST(Generator, ClockBeforeTheEpochIsRefused) {
   Result<std::uint64_t> refused = rig.generator->next();
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code(), Errc::clock_regressed);
+  // Regression: it said stamps were "already issued or reserved" for a node never used.
+  EXPECT_NE(refused.error().message().find("before layout custom's epoch 2030-01-01"), std::string::npos)
+      << refused.error().message();
+  EXPECT_EQ(refused.error().message().find("already issued"), std::string::npos) << refused.error().message();
 }
 
 TEST(Generator, BatchesAreConsecutiveAndSpanTicks) {
