@@ -3,10 +3,7 @@
 #include <string>
 
 #include "common.h"
-
-#ifndef IDFORGE_VERSION
-#error "IDFORGE_VERSION must be defined by the build"
-#endif
+#include "idforge/version.h"
 
 int main(int argc, char** argv) {
   using namespace idforge::cli;

@@ -9,6 +9,7 @@
 #include "common.h"
 #include "idforge/clock.h"
 #include "idforge/time_text.h"
+#include "idforge/version.h"
 #include "server/api.h"
 #include "server/http_server.h"
 #include "server/id_service.h"
@@ -29,11 +30,13 @@ struct ServeOptions {
   std::string nodes;  // "FIRST-LAST"; empty: every node of the layout.
   std::int64_t max_lead_ms = 1000;
   std::int64_t max_wait_ms = 10;
-  std::uint64_t max_count = 10'000;
+  std::optional<std::uint64_t> max_count;  // Default: kDefaultMaxCount, or what the lead allows.
   std::size_t threads = std::max(1u, std::thread::hardware_concurrency());
   detail::HttpLimits limits;
   std::int64_t drain_timeout_ms = 10'000;
 };
+
+constexpr std::uint64_t kDefaultMaxCount = 10'000;
 
 struct Endpoint {
   std::string host;
@@ -116,11 +119,11 @@ int run_serve(const ServeOptions& options) {
   service.node = node;
   service.first_node = nodes->first;
   service.last_node = nodes->second;
-  service.max_count = options.max_count;
-  if (options.max_count > detail::IdService::max_batch(service.generator)) {
+  const std::uint64_t max_batch = detail::IdService::max_batch(service.generator);
+  service.max_count = options.max_count.value_or(std::min(kDefaultMaxCount, max_batch));
+  if (service.max_count > max_batch) {
     return fail(Error(Errc::invalid_argument,
-                      "--max-count " + std::to_string(options.max_count) + " exceeds the " +
-                          std::to_string(detail::IdService::max_batch(service.generator)) +
+                      "--max-count " + std::to_string(service.max_count) + " exceeds the " + std::to_string(max_batch) +
                           " IDs that --max-lead-ms allows in one call; lower it or raise --max-lead-ms"));
   }
 
@@ -147,7 +150,7 @@ int run_serve(const ServeOptions& options) {
        {"inherited_stamp", (*ids)->inherited_stamp() ? nlohmann::json(*(*ids)->inherited_stamp()) : nlohmann::json()},
        {"max_lead_ms", options.max_lead_ms},
        {"max_wait_ms", options.max_wait_ms},
-       {"max_count", options.max_count},
+       {"max_count", service.max_count},
        {"threads", options.threads},
        {"max_connections", limits.max_connections},
        {"max_header_bytes", limits.max_header_bytes},
@@ -225,9 +228,10 @@ Command add_serve(CLI::App& root) {
       ->envname("IDFORGE_MAX_WAIT_MS")
       ->capture_default_str()
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{1000}));
-  app->add_option("--max-count", options->max_count, "The largest ?count= a request may ask for")
+  app->add_option("--max-count", options->max_count,
+                  "The largest ?count= a request may ask for; Default: 10000, or what --max-lead-ms allows in one "
+                  "call if less (4096 for twitter with --max-lead-ms 0)")
       ->envname("IDFORGE_MAX_COUNT")
-      ->capture_default_str()
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000}));
   app->add_option("--threads", options->threads, "Event loops (threads); Default: one per core")
       ->envname("IDFORGE_THREADS")

@@ -7,6 +7,7 @@ install(TARGETS idforge EXPORT idforgeTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/idforge DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES ${PROJECT_BINARY_DIR}/include/idforge/version.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/idforge)
 install(EXPORT idforgeTargets NAMESPACE idforge:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/idforge)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/idforgeConfig.cmake.in
   ${PROJECT_BINARY_DIR}/idforgeConfig.cmake INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/idforge)

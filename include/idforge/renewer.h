@@ -6,7 +6,10 @@
 // generator's reserve_ahead_ms, passed by the caller) until destroyed. A failed
 // renewal is kept in last_error() and retried on the next period; next() itself
 // extends the reservation if it ever catches up, so a slow renewer costs latency,
-// never uniqueness.
+// never uniqueness. An optional `on_change` hears when renewals start failing
+// (with the error), fail differently, and succeed again (with nullopt), once
+// each, from the renewer's thread — so a service can log a full disk when it
+// begins and when it ends rather than every period.
 //
 // Thread safety: last_error() may be called from any thread.
 //
@@ -30,10 +33,12 @@ namespace idforge {
 
 class Renewer {
  public:
+  using OnChange = std::function<void(const std::optional<Error>&)>;
+
   // REQUIRES: `generator` outlives the Renewer; period > 0.
-  Renewer(Generator& generator, std::chrono::milliseconds period);
+  Renewer(Generator& generator, std::chrono::milliseconds period, OnChange on_change = {});
   // Calls `renew` instead. REQUIRES: what it renews outlives the Renewer; period > 0.
-  Renewer(std::function<Result<void>()> renew, std::chrono::milliseconds period);
+  Renewer(std::function<Result<void>()> renew, std::chrono::milliseconds period, OnChange on_change = {});
   ~Renewer();
 
   Renewer(const Renewer&) = delete;
@@ -47,6 +52,7 @@ class Renewer {
 
   std::function<Result<void>()> renew_;
   const std::chrono::milliseconds period_;
+  const OnChange on_change_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;          // Guarded by mutex_.

@@ -17,9 +17,14 @@
 namespace idforge {
 namespace {
 
+// Saturates at the ends of int64 nanoseconds (the years 1677 and 2262), so a clock
+// set absurdly far reads as the far end rather than wrapping around.
 std::int64_t read_ns(clockid_t id) {
   timespec ts{};
   clock_gettime(id, &ts);
+  constexpr std::int64_t kMaxSeconds = INT64_MAX / 1'000'000'000 - 1;
+  if (ts.tv_sec > kMaxSeconds) return INT64_MAX;
+  if (ts.tv_sec < -kMaxSeconds) return INT64_MIN;
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 

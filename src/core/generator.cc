@@ -18,6 +18,12 @@ constexpr std::int64_t kCacheMarginNs = 2'000;
 // A reading this far behind the furthest one counts as a rollback.
 constexpr std::int64_t kRollbackThresholdNs = 1'000'000;
 
+// The nanoseconds past the start of the millisecond `ns` falls in: 0 .. 999,999.
+std::int64_t ns_into_ms(std::int64_t ns) {
+  const std::int64_t r = ns % kNsPerMs;
+  return r < 0 ? r + kNsPerMs : r;
+}
+
 }  // namespace
 
 std::uint64_t Generator::current_fork_generation() { return detail::fork_generation(); }
@@ -41,6 +47,11 @@ Generator::Generator(const GeneratorOptions& options, Clock& clock, Reservation&
   if (inherited_stamp_) {
     const std::int64_t start_tick = std::clamp<std::int64_t>(*inherited_stamp_, -1, layout_.max_tick()) + 1;
     initial_state_ = static_cast<std::uint64_t>(start_tick) << seq_bits_;
+    // A clock further behind the inherited stamp than any reservation runs ahead of
+    // a clock is behind its predecessor's clock: count that as a rollback.
+    const std::int64_t ahead_ms = std::max(options.reserve_ahead_ms, options.max_lead_ms + options.reserve_ahead_ms / 8);
+    const std::int64_t stamp_ms = layout_.unix_ms_of_tick(std::min(*inherited_stamp_, layout_.max_tick()));
+    furthest_wall_ns_.store(std::min(stamp_ms - ahead_ms, INT64_MAX / kNsPerMs) * kNsPerMs, std::memory_order_relaxed);
   }
   state_.store(initial_state_, std::memory_order_relaxed);
 }
@@ -103,16 +114,21 @@ Generator::Reading Generator::read_clock() {
     while (wall_ns > furthest && !furthest_wall_ns_.compare_exchange_weak(furthest, wall_ns)) {
     }
     regressed_.store(false, std::memory_order_relaxed);
-  } else if (wall_ns < furthest - kRollbackThresholdNs && !regressed_.exchange(true, std::memory_order_relaxed)) {
+  } else if (static_cast<std::uint64_t>(furthest) - static_cast<std::uint64_t>(wall_ns) >
+                 static_cast<std::uint64_t>(kRollbackThresholdNs) &&
+             !regressed_.exchange(true, std::memory_order_relaxed)) {
     rollbacks_.fetch_add(1, std::memory_order_relaxed);
   }
 
   const std::int64_t wall_ms = floor_div(wall_ns, kNsPerMs);
   // Past the layout's end every tick reads as max_tick + 1: that refuses with
   // time_exhausted, and (max_tick + 1) << sequence_bits still fits in 64 bits.
+  // Any int64 reading works: the distance to the next boundary is computed in
+  // milliseconds first (at most a tick), so nothing overflows at the ends of time.
   const std::int64_t tick = std::min(layout_.tick_at_unix_ms(wall_ms), layout_.max_tick() + 1);
-  const std::int64_t next_boundary_ns = layout_.unix_ms_of_tick(tick + 1) * kNsPerMs;
-  const std::int64_t span_ns = std::min(next_boundary_ns - wall_ns, kMaxCacheSpanNs) - kCacheMarginNs;
+  const std::int64_t to_boundary_ms = std::clamp<std::int64_t>(layout_.unix_ms_of_tick(tick + 1) - wall_ms, 0, layout_.tick_ms());
+  const std::int64_t to_boundary_ns = to_boundary_ms * kNsPerMs - ns_into_ms(wall_ns);
+  const std::int64_t span_ns = std::min(to_boundary_ns, kMaxCacheSpanNs) - kCacheMarginNs;
   const std::uint64_t deadline = cycles + clock_.cycles_within_ns(span_ns);
   if (!cache_refreshing_.exchange(true, std::memory_order_acquire)) {
     cached_tick_.store(tick, std::memory_order_relaxed);
@@ -158,8 +174,12 @@ Result<std::uint64_t> Generator::take_slow(std::uint64_t n) {
                         format_utc_ms(layout_.capacity().last_unix_ms), "; move to a layout with a later end"));
     }
     if (last_tick > now.tick + lead_ticks_) {
-      const std::int64_t wake_ns = layout_.unix_ms_of_tick(last_tick - lead_ticks_) * kNsPerMs;
-      const std::int64_t wait_ns = wake_ns - now.wall_ns;
+      // Milliseconds first: a clock at the far end of time must not overflow here.
+      const std::int64_t now_ms = floor_div(now.wall_ns, kNsPerMs);
+      const std::int64_t wait_ms = layout_.unix_ms_of_tick(last_tick - lead_ticks_) - now_ms;
+      const std::int64_t wait_ns = wait_ms > max_wait_ns_ / kNsPerMs
+                                       ? max_wait_ns_ + 1
+                                       : wait_ms * kNsPerMs - ns_into_ms(now.wall_ns);
       if (clock_.boot_ns() + wait_ns > give_up_boot_ns) {
         const std::int64_t lead_ms = (last_tick - now.tick) * layout_.tick_ms();
         const bool behind = regressed_.load(std::memory_order_relaxed) ||

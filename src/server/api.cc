@@ -7,6 +7,7 @@
 
 #include "idforge/decoder.h"
 #include "idforge/time_text.h"
+#include "idforge/version.h"
 #include "formats/decoded_text.h"
 #include "server/query.h"
 
@@ -46,15 +47,6 @@ void fail(HttpResponse& response, const Error& error, std::int64_t retry_after_s
 void put_json(HttpResponse& response, const nlohmann::ordered_json& j) {
   response.body->append(j.dump());
   response.body->append("\n");
-}
-
-// Appends a one-sample Prometheus family: HELP, TYPE and the value.
-void family(Buffer& out, std::string_view name, std::string_view help, double value, std::string_view type = "gauge") {
-  char text[256];
-  std::snprintf(text, sizeof text, "# HELP %.*s %.*s\n# TYPE %.*s %.*s\n%.*s %.17g\n", static_cast<int>(name.size()),
-                name.data(), static_cast<int>(help.size()), help.data(), static_cast<int>(name.size()), name.data(),
-                static_cast<int>(type.size()), type.data(), static_cast<int>(name.size()), name.data(), value);
-  out.append(text);
 }
 
 }  // namespace
@@ -175,6 +167,7 @@ void Api::decode(std::string_view id, std::string_view query, HttpResponse& resp
 
 void Api::info(HttpResponse& response) {
   const GeneratorStats stats = ids_.stats();
+  const IdService::Readiness ready = ids_.readiness();
   const Layout& layout = ids_.layout();
   const Capacity capacity = layout.capacity();
   nlohmann::ordered_json fields = nlohmann::ordered_json::object();
@@ -185,6 +178,7 @@ void Api::info(HttpResponse& response) {
   nlohmann::ordered_json formats = nlohmann::ordered_json::array();
   for (Format f : all_formats()) formats.push_back(std::string(to_string(f)));
   put_json(response, {
+                         {"version", std::string(kVersion)},
                          {"layout", {{"name", std::string(layout.name())}, {"spec", layout.spec()}}},
                          {"node", ids_.node()},
                          {"node_fields", fields},
@@ -202,7 +196,10 @@ void Api::info(HttpResponse& response) {
                            {"max_count", ids_.max_count()},
                            {"time_runs_out", format_utc_ms(capacity.last_unix_ms)}}},
                          {"formats", formats},
-                         {"ready", ids_.ready() && !draining_.load(std::memory_order_relaxed)},
+                         {"next_stamp_lead_ms", stats.next_stamp_lead_ms},
+                         {"ready", ready.ready && !draining_.load(std::memory_order_relaxed)},
+                         {"not_ready", ready.ready ? nlohmann::ordered_json()
+                                                   : nlohmann::ordered_json{{"code", ready.code}, {"error", ready.message}}},
                      });
 }
 
@@ -211,21 +208,31 @@ void Api::metrics(HttpResponse& response) {
   metrics_.render(out);
   const GeneratorStats s = ids_.stats();
   const std::int64_t now_ms = clock_.wall_ns() / 1'000'000;
-  family(out, "idforge_generator_overflows_total", "Ticks whose sequence was used up (stamps led into the next tick).",
+  append_family(out, "idforge_generator_overflows_total", "Ticks whose sequence was used up (stamps led into the next tick).",
         static_cast<double>(s.overflows), "counter");
-  family(out, "idforge_generator_waits_total", "Snowflake requests that waited for the clock.",
+  append_family(out, "idforge_generator_waits_total", "Snowflake requests that waited for the clock.",
         static_cast<double>(s.waits), "counter");
-  family(out, "idforge_generator_refusals_total", "Snowflake requests refused (overload, clock behind, lease lost).",
+  append_family(out, "idforge_generator_refusals_total", "Snowflake requests refused (overload, clock behind, lease lost).",
         static_cast<double>(s.refusals), "counter");
-  family(out, "idforge_generator_rollbacks_total", "Times the wall clock was seen going back by 1 ms or more.",
+  append_family(out, "idforge_generator_rollbacks_total", "Times the wall clock was seen going back by 1 ms or more.",
         static_cast<double>(s.rollbacks), "counter");
-  family(out, "idforge_lead_seconds", "How far the newest Snowflake stamp is ahead of the wall clock.",
+  append_family(out, "idforge_lead_seconds", "How far the newest Snowflake stamp is ahead of the wall clock.",
         static_cast<double>(s.lead_ms) / 1000);
-  family(out, "idforge_reservation_headroom_seconds", "Durable reservation left ahead of the wall clock.",
+  append_family(out, "idforge_reservation_headroom_seconds", "Durable reservation left ahead of the wall clock.",
         static_cast<double>(s.reserved_until_unix_ms.value_or(now_ms) - now_ms) / 1000);
-  family(out, "idforge_lease_held", "1 while the node and its reservation are held and renewing, else 0.",
-        ids_.ready() ? 1 : 0);
-  family(out, "idforge_layout_seconds_remaining", "Seconds until the layout's last tick.",
+  out.append("# HELP idforge_build_info The idforge version serving, as a label.\n# TYPE idforge_build_info gauge\n"
+             "idforge_build_info{version=\"");
+  out.append(kVersion);
+  out.append("\"} 1\n");
+  const IdService::Readiness ready = ids_.readiness();
+  append_family(out, "idforge_lease_held", "1 while the node and its reservation are held and renewing, else 0.",
+         ready.ready || ready.code == "clock_regressed" ? 1 : 0);
+  append_family(out, "idforge_ready", "1 while /readyz answers 200, else 0.",
+         ready.ready && !draining_.load(std::memory_order_relaxed) ? 1 : 0);
+  append_family(out, "idforge_next_stamp_lead_seconds",
+         "How far the next Snowflake stamp is ahead of the wall clock (past --max-lead-ms plus --max-wait-ms: not ready).",
+         static_cast<double>(s.next_stamp_lead_ms) / 1000);
+  append_family(out, "idforge_layout_seconds_remaining", "Seconds until the layout's last tick.",
         static_cast<double>(ids_.layout().capacity().last_unix_ms - now_ms) / 1000);
   char text[128];
   std::snprintf(text, sizeof text, "# HELP idforge_node The node this process holds.\n# TYPE idforge_node gauge\n"
@@ -239,10 +246,10 @@ void Api::ready(HttpResponse& response) {
   if (draining_.load(std::memory_order_relaxed)) {
     return fail(response, 503, "draining", "the service is shutting down");
   }
-  if (!ids_.ready()) {
-    response.retry_after_s = 1;
-    return fail(response, 503, "lease_lost",
-                "the node's reservation could not be renewed; see the service's log for the cause");
+  const IdService::Readiness readiness = ids_.readiness();
+  if (!readiness.ready) {
+    response.retry_after_s = static_cast<int>(readiness.retry_after_s);
+    return fail(response, 503, readiness.code, readiness.message);
   }
   put_json(response, {{"status", "ready"}, {"node", ids_.node()}});
 }

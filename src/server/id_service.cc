@@ -5,6 +5,7 @@
 
 #include "idforge/random.h"
 #include "idforge/decoder.h"
+#include "server/log.h"
 
 namespace idforge::detail {
 namespace {
@@ -55,6 +56,18 @@ Result<void> write_wide(WideGenerator& generator, Format format, std::uint64_t c
   });
 }
 
+// Logs when renewals of a reservation start failing, fail differently, and recover.
+Renewer::OnChange log_renewals(std::string what, std::uint64_t node) {
+  return [what = std::move(what), node](const std::optional<Error>& error) {
+    if (error) {
+      log(LogLevel::error, "reservation renewal failing",
+          {{"reservation", what}, {"node", node}, {"code", to_string(error->code())}, {"error", error->message()}});
+    } else {
+      log(LogLevel::info, "reservation renewal recovered", {{"reservation", what}, {"node", node}});
+    }
+  };
+}
+
 std::chrono::milliseconds renew_period(const GeneratorOptions& options) {
   return std::chrono::milliseconds(std::max<std::int64_t>(1, options.reserve_ahead_ms / 4));
 }
@@ -70,6 +83,7 @@ Result<std::unique_ptr<IdService>> IdService::start(const IdServiceOptions& opti
   std::unique_ptr<IdService> s(new IdService());
   s->max_count_ = options.max_count;
   s->max_lead_ms_ = options.generator.max_lead_ms;
+  s->max_wait_ms_ = options.generator.max_wait_ms;
   auto reservation = options.node
                          ? FileReservation::acquire(options.data_dir, options.generator.layout, *options.node)
                          : FileReservation::acquire_any(options.data_dir, options.generator.layout,
@@ -102,9 +116,11 @@ Result<std::unique_ptr<IdService>> IdService::start(const IdServiceOptions& opti
   if (!ksuid) return ksuid.error();
   s->ksuid_ = std::move(*ksuid);
 
-  s->renewer_ = std::make_unique<Renewer>(*s->generator_, renew_period(options.generator));
+  s->renewer_ = std::make_unique<Renewer>(*s->generator_, renew_period(options.generator),
+                                          log_renewals("snowflake node", s->generator_->node()));
   Flake128Generator& flakes = *s->flake128_;
-  s->flake128_renewer_ = std::make_unique<Renewer>([&flakes] { return flakes.renew(); }, renew_period(options.generator));
+  s->flake128_renewer_ = std::make_unique<Renewer>([&flakes] { return flakes.renew(); }, renew_period(options.generator),
+                                                   log_renewals("flake-128 worker", flakes.worker()));
   return s;
 }
 
@@ -153,8 +169,25 @@ std::int64_t IdService::seconds_until_clock_catches_up() {
   return std::clamp<std::int64_t>((behind_ms + 999) / 1000, 1, kMaxSeconds);
 }
 
-bool IdService::ready() const {
-  return !stopped_.load(std::memory_order_relaxed) && !renewer_->last_error() && !flake128_renewer_->last_error();
+IdService::Readiness IdService::readiness() {
+  if (stopped_.load(std::memory_order_relaxed)) return {false, "stopped", "the service is stopping", 1};
+  for (Renewer* renewer : {renewer_.get(), flake128_renewer_.get()}) {
+    if (std::optional<Error> error = renewer->last_error()) {
+      const bool lost = error->code() == Errc::lease_lost;
+      return {false, lost ? "lease_lost" : "renewal_failing", error->message(), 1};
+    }
+  }
+  const GeneratorStats stats = generator_->stats();
+  const std::int64_t behind_ms = stats.next_stamp_lead_ms - max_lead_ms_;
+  if (behind_ms > max_wait_ms_ + layout().tick_ms()) {
+    const std::int64_t wait_s = seconds_until_clock_catches_up();
+    return {false, "clock_regressed",
+            "the clock is " + std::to_string(behind_ms) + " ms behind the stamps this node has issued or inherited, "
+            "beyond --max-lead-ms and --max-wait-ms; ready again in about " + std::to_string(wait_s) +
+            " s by itself (or raise --max-lead-ms)",
+            wait_s};
+  }
+  return {};
 }
 
 Result<void> IdService::stop() {

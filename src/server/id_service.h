@@ -17,8 +17,8 @@
 // the node and worker (DESIGN.md §3: stop issuing, write the final reservation,
 // release).
 //
-// Thread safety: write(), info values, stats() and ready() may be called from any
-// number of threads; stop() once, after the last write().
+// Thread safety: write(), info values, stats() and readiness() may be called from
+// any number of threads; stop() once, after the last write().
 #ifndef IDFORGE_SERVER_ID_SERVICE_H_
 #define IDFORGE_SERVER_ID_SERVICE_H_
 
@@ -102,8 +102,19 @@ class IdService {
   // Snowflake stamp, from 1 to 3600: the Retry-After for clock_regressed.
   std::int64_t seconds_until_clock_catches_up();
 
-  // True while the generators are open and their last renewals succeeded.
-  bool ready() const;
+  // Whether a request can be served now, and if not, why and for how long.
+  struct Readiness {
+    bool ready = true;
+    std::string code;     // Not ready: stopped, lease_lost, renewal_failing or clock_regressed.
+    std::string message;  // What is wrong and what ends it.
+    std::int64_t retry_after_s = 1;
+  };
+  // Not ready once stopped, while a renewal fails (the node lost, a full disk), and
+  // while the next Snowflake stamp is further ahead of the clock than
+  // --max-lead-ms plus --max-wait-ms can cover (a restart with the clock behind the
+  // mark, a clock that ran ahead and came back); demand above the layout's cap,
+  // which leads by at most a tick past the lead, is not un-readiness.
+  Readiness readiness();
 
   // Closes both generators: final reservations written, node and worker released.
   // Returns the first failure. Idempotent.
@@ -114,6 +125,7 @@ class IdService {
 
   std::uint64_t max_count_ = 0;
   std::int64_t max_lead_ms_ = 0;
+  std::int64_t max_wait_ms_ = 0;
   std::unique_ptr<FileReservation> reservation_;
   std::unique_ptr<Generator> generator_;
   std::unique_ptr<FileReservation> flake128_reservation_;

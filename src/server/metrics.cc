@@ -1,5 +1,6 @@
 #include "server/metrics.h"
 
+#include <charconv>
 #include <cstdio>
 #include <string>
 
@@ -38,6 +39,27 @@ std::uint64_t Metrics::issued(Format format) const {
   std::uint64_t sum = 0;
   for (const auto& shard : shards_) sum += shard->issued_[static_cast<std::size_t>(format)].load(std::memory_order_relaxed);
   return sum;
+}
+
+std::string shortest(double value) {
+  char text[32];
+  return std::string(text, std::to_chars(text, text + sizeof text, value).ptr);
+}
+
+void append_family(Buffer& out, std::string_view name, std::string_view help, double value, std::string_view type) {
+  out.append("# HELP ");
+  out.append(name);
+  out.append(" ");
+  out.append(help);
+  out.append("\n# TYPE ");
+  out.append(name);
+  out.append(" ");
+  out.append(type);
+  out.append("\n");
+  out.append(name);
+  out.append(" ");
+  out.append(shortest(value));
+  out.append("\n");
 }
 
 void Metrics::render(Buffer& out) const {
@@ -88,8 +110,8 @@ void Metrics::render(Buffer& out) const {
       line(out, text);
     }
     const std::uint64_t ns = sum([r](const Shard& sh) -> const Shard::Counter& { return sh.latency_sum_ns_[r]; });
-    std::snprintf(text, sizeof text, "idforge_http_request_duration_seconds_sum{route=\"%s\"} %.9f",
-                  kRouteNames[r].data(), static_cast<double>(ns) * 1e-9);
+    std::snprintf(text, sizeof text, "idforge_http_request_duration_seconds_sum{route=\"%s\"} %s",
+                  kRouteNames[r].data(), shortest(static_cast<double>(ns) * 1e-9).c_str());
     line(out, text);
     std::snprintf(text, sizeof text, "idforge_http_request_duration_seconds_count{route=\"%s\"} %llu",
                   kRouteNames[r].data(), static_cast<unsigned long long>(cumulative));

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -22,6 +23,13 @@
 #include "server/buffer.h"
 
 namespace idforge::detail {
+
+// A number in the shortest text that reads back as the same double ("0.25", "1e-05").
+std::string shortest(double value);
+
+// Appends a one-sample Prometheus family: HELP, TYPE and the value.
+void append_family(Buffer& out, std::string_view name, std::string_view help, double value,
+                   std::string_view type = "gauge");
 
 // What a request asked for, as the metrics label it.
 enum class Route : std::uint8_t { next, decode, info, metrics, healthz, readyz, not_found, unparsed };

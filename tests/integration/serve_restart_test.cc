@@ -151,6 +151,36 @@ TEST_F(ServeRestart, ClockBehindBeyondTheLeadIsRefusedNotDuplicated) {
     EXPECT_LE(retry_after, 61);
   }
   EXPECT_FALSE(before.empty());
+  // Regression: /readyz said ready for the whole time /v1/next refused.
+  const Reply ready = c.get("/readyz");
+  EXPECT_EQ(ready.status, 503) << ready.body;
+  EXPECT_EQ(json::parse(ready.body)["code"], "clock_regressed") << ready.body;
+  EXPECT_GE(std::stoi(ready.header("retry-after")), 50);
+  const json info = json::parse(c.get("/v1/info").body);
+  EXPECT_EQ(info["ready"], false);
+  EXPECT_GE(info["next_stamp_lead_ms"].get<std::int64_t>(), 55'000);
+  const std::string metrics = c.get("/metrics").body;
+  EXPECT_NE(metrics.find("idforge_ready 0\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("idforge_generator_rollbacks_total 1\n"), std::string::npos) << metrics;
+  const std::string gauge = "\nidforge_next_stamp_lead_seconds ";
+  ASSERT_NE(metrics.find(gauge), std::string::npos) << metrics;
+  EXPECT_GE(std::stod(metrics.substr(metrics.find(gauge) + gauge.size())), 55.0) << metrics;
+}
+
+TEST_F(ServeRestart, ReadinessComesBackByItselfWhenTheClockCatchesUp) {
+  auto first = start({"--node", "8"});
+  const std::vector<std::uint64_t> before = fetch(*first, 5);
+  ASSERT_EQ(first->stop(SIGKILL), 128 + SIGKILL);
+  auto second = start({"--node", "8", "--max-lead-ms", "0", "--max-wait-ms", "0"}, clock_stepped("-2s"));
+  HttpConnection c(second->port());
+  EXPECT_EQ(c.get("/readyz").status, 503);
+  Reply ready;
+  for (int i = 0; i < 1000 && ready.status != 200; ++i) {  // A guard, not a timing: about 3 s.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ready = c.get("/readyz");
+  }
+  EXPECT_EQ(ready.status, 200) << ready.body;
+  expect_all_after(before, fetch(*second, 3));
 }
 
 TEST_F(ServeRestart, TwoServicesOnOneDataDirectoryHoldDifferentNodes) {

@@ -174,6 +174,31 @@ TEST(Generator, AClockFarPastTheEndIsTimeExhaustedEvenWhenTheTickWouldOverflow) 
   EXPECT_EQ(refused.error().code(), Errc::time_exhausted);
 }
 
+// A wall clock at either end of int64 nanoseconds (a clock set absurdly far, or
+// wrapped) is an error, never a wait that cannot end or an arithmetic overflow.
+TEST(Generator, AClockAtEitherEndOfInt64IsAnErrorNeverASpin) {
+  const Layout long_lived = Layout::parse("time:40-seq:23/tick=100ms").value();  // Ends in 5454.
+  for (const Layout& layout : {Layout::twitter(), long_lived}) {
+    for (std::int64_t wall_ns : {INT64_MAX, INT64_MIN}) {
+      SCOPED_TRACE(std::string(layout.name()) + " at " + std::to_string(wall_ns));
+      ManualClock clock(wall_ns);
+      MemoryReservation reservation(0);
+      auto generator = Generator::create(with(/*max_lead_ms=*/1000, /*max_wait_ms=*/3'600'000, layout), clock,
+                                         reservation).value();
+      Result<std::uint64_t> id = generator->next();
+      if (layout.capacity().last_unix_ms > INT64_MAX / 1'000'000 && wall_ns == INT64_MAX) {
+        ASSERT_TRUE(id) << "2262 is within this layout's lifetime: " << id.error().message();
+        continue;
+      }
+      ASSERT_FALSE(id);
+      EXPECT_TRUE(id.error().code() == Errc::time_exhausted || id.error().code() == Errc::clock_regressed)
+          << id.error().message();
+      EXPECT_EQ(clock.boot_ns(), 0) << "it waited for a clock that cannot catch up";
+      (void)generator->stats();
+    }
+  }
+}
+
 TEST(Generator, ClockBeforeTheEpochIsRefused) {
   const Layout late = Layout::parse("time:41-seq:12/epoch=2030-01-01").value();
   Rig rig(with(0, 0, late));
