@@ -41,6 +41,10 @@ void print_error(std::string_view message);
 // Prints the error and returns the exit code its kind maps to.
 int fail(const Error& error);
 
+// The same for `idforge serve`, whose every stderr line is JSON: logs
+// {"msg":"cannot start","error":…,"code":…} instead (serve.cc).
+int fail_to_start(const Error& error);
+
 // A whole number of plain digits (no sign, no space), or nullopt.
 std::optional<std::uint64_t> parse_whole(const std::string& text);
 

@@ -38,7 +38,10 @@ int main(int argc, char** argv) {
     for (const Command& c : commands) {
       if (c.app->parsed()) command += " " + c.app->get_name();
     }
-    print_error(std::string(e.what()) + "; see '" + command + " --help'");
+    const std::string message = std::string(e.what()) + "; see '" + command + " --help'";
+    // The service speaks JSON lines on stderr from its first word to its last.
+    if (command == "idforge serve") return fail_to_start(idforge::Error(idforge::Errc::invalid_argument, message));
+    print_error(message);
     return kExitUsage;
   }
   for (const Command& c : commands) {

@@ -1,6 +1,7 @@
 // idforge serve: the ID service on one machine (src/server, docs/api.md).
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <thread>
 
@@ -43,19 +44,22 @@ struct Endpoint {
   std::uint16_t port = 0;
 };
 
-// "HOST:PORT", with an IPv6 host in brackets: "[::1]:8080".
+// "HOST:PORT", with an IPv6 host in brackets ("[::1]:8080"); "localhost" is
+// 127.0.0.1 and an empty host (":8080") is every IPv4 interface, 0.0.0.0.
 Result<Endpoint> parse_listen(const std::string& text) {
   const std::size_t colon = text.rfind(':');
   const auto bad = [&text](std::string why) {
     return Error(Errc::invalid_argument, "--listen '" + text + "' " + why +
-                                             "; give HOST:PORT such as 127.0.0.1:8080, 0.0.0.0:8080 or [::1]:8080");
+                                             "; give HOST:PORT such as 127.0.0.1:8080, localhost:8080, :8080 (every "
+                                             "interface) or [::1]:8080");
   };
   if (colon == std::string::npos) return bad("has no port");
   std::string host = text.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   const std::optional<std::uint64_t> port = parse_whole(text.substr(colon + 1));
   if (!port || *port > 65535) return bad("has no port from 0 to 65535");
-  if (host.empty()) return bad("has no host");
+  if (host.empty()) host = "0.0.0.0";
+  if (host == "localhost") host = "127.0.0.1";
   if (Result<void> valid = detail::HttpServer::check_address(host); !valid) return valid.error();
   return Endpoint{host, static_cast<std::uint16_t>(*port)};
 }
@@ -74,42 +78,56 @@ Result<std::pair<std::uint64_t, std::uint64_t>> parse_nodes(const std::string& t
   return std::pair<std::uint64_t, std::uint64_t>{*a, *b};
 }
 
-// Blocks the stop signals in this thread and every thread it starts, so that
-// sigwait() below receives them.
-sigset_t block_stop_signals() {
+// Blocks the signals the service answers in this thread and every thread it
+// starts, so that sigwait() below receives them: SIGTERM and SIGINT drain and
+// stop; SIGHUP and SIGUSR1 (sent by log rotators and supervisors, fatal by
+// default) are logged and ignored.
+sigset_t block_signals() {
   sigset_t set;
   sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) sigaddset(&set, s);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
   return set;
 }
 
-// Logs why the service could not start; returns the exit code.
-int fail_start(const Error& error) {
-  log(LogLevel::error, "cannot start", {{"error", error.message()}, {"code", to_string(error.code())}});
-  return error.code() == Errc::invalid_argument ? kExitUsage : kExitFailure;
+// Descriptors kept free beside the connections: the listener, the event loops'
+// own, the data directory's files, renewals and logs.
+constexpr std::int64_t kReservedDescriptors = 64;
+
+// Raises the soft descriptor limit toward the hard one so that max_connections
+// fit; returns how many connections do fit (at most max_connections), or 0.
+std::int64_t fit_descriptor_limit(std::int64_t max_connections) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return max_connections;
+  const auto wanted = static_cast<rlim_t>(max_connections + kReservedDescriptors);
+  if (limit.rlim_cur < wanted) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  const auto fit = static_cast<std::int64_t>(limit.rlim_cur) - kReservedDescriptors;
+  return std::clamp<std::int64_t>(fit, 0, max_connections);
 }
 
 int run_serve(const ServeOptions& options) {
   Result<Endpoint> endpoint = parse_listen(options.listen);
-  if (!endpoint) return fail(endpoint.error());
+  if (!endpoint) return fail_to_start(endpoint.error());
   Result<Layout> layout = Layout::parse(options.layout);
-  if (!layout) return fail(layout.error());
+  if (!layout) return fail_to_start(layout.error());
   Result<std::pair<std::uint64_t, std::uint64_t>> nodes = parse_nodes(options.nodes, *layout);
-  if (!nodes) return fail(nodes.error());
+  if (!nodes) return fail_to_start(nodes.error());
   std::optional<std::uint64_t> node;
   if (options.node) {
     node = parse_whole(*options.node);
     if (!node || *node >> layout->node_bits() != 0) {
-      return fail(Error(Errc::invalid_argument, "--node '" + *options.node + "' is outside layout " +
+      return fail_to_start(Error(Errc::invalid_argument, "--node '" + *options.node + "' is outside layout " +
                                                     std::string(layout->name()) + "'s nodes: give a whole number from 0 to " +
                                                     std::to_string((1ULL << layout->node_bits()) - 1)));
     }
   }
   Result<DataDir> data_dir = resolve_data_dir(options.data_dir);
-  if (!data_dir) return fail(data_dir.error());
+  if (!data_dir) return fail_to_start(data_dir.error());
 
   detail::IdServiceOptions service;
   service.data_dir = data_dir->path;
@@ -122,21 +140,26 @@ int run_serve(const ServeOptions& options) {
   const std::uint64_t max_batch = detail::IdService::max_batch(service.generator);
   service.max_count = options.max_count.value_or(std::min(kDefaultMaxCount, max_batch));
   if (service.max_count > max_batch) {
-    return fail(Error(Errc::invalid_argument,
+    return fail_to_start(Error(Errc::invalid_argument,
                       "--max-count " + std::to_string(service.max_count) + " exceeds the " + std::to_string(max_batch) +
                           " IDs that --max-lead-ms allows in one call; lower it or raise --max-lead-ms"));
   }
 
-  const sigset_t stop_signals = block_stop_signals();
+  detail::HttpLimits limits = options.limits;
+  limits.max_connections = fit_descriptor_limit(options.limits.max_connections);
+  if (limits.max_connections == 0) {
+    return fail_to_start(Error(Errc::io, "the descriptor limit leaves no room for connections; raise it (ulimit -n, "
+                                      "LimitNOFILE=) to at least " + std::to_string(kReservedDescriptors + 1)));
+  }
+  const sigset_t signals = block_signals();
   SystemClock clock;
   Result<std::unique_ptr<detail::IdService>> ids = detail::IdService::start(service, clock);
-  if (!ids) return fail_start(ids.error());
+  if (!ids) return fail_to_start(ids.error());
   detail::Metrics metrics(options.threads);
   detail::Api api(**ids, metrics, clock, options.threads);
   Result<std::unique_ptr<detail::HttpServer>> server =
-      detail::HttpServer::start(endpoint->host, endpoint->port, options.threads, options.limits, api, metrics);
-  if (!server) return fail_start(server.error());
-  const detail::HttpLimits& limits = options.limits;
+      detail::HttpServer::start(endpoint->host, endpoint->port, options.threads, limits, api, metrics);
+  if (!server) return fail_to_start(server.error());
   log(LogLevel::info, "listening",
       {{"host", endpoint->host},
        {"port", (*server)->port()},
@@ -162,11 +185,21 @@ int run_serve(const ServeOptions& options) {
        {"pid", ::getpid()},
        {"version", IDFORGE_VERSION}});
 
+  if (limits.max_connections < options.limits.max_connections) {
+    log(LogLevel::warn, "descriptor limit",
+        {{"note", "the hard limit on open files fits only " + std::to_string(limits.max_connections) +
+                      " connections; more get 503. Raise it (LimitNOFILE=, ulimit -Hn) for --max-connections " +
+                      std::to_string(options.limits.max_connections)}});
+  }
   if (data_dir->warning) log(LogLevel::warn, "data directory", {{"note", *data_dir->warning}});
   for (const std::string& note : (*ids)->notes()) log(LogLevel::warn, "data directory", {{"note", note}});
 
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  for (;;) {
+    sigwait(&signals, &signal_number);
+    if (signal_number == SIGTERM || signal_number == SIGINT) break;
+    log(LogLevel::info, "signal ignored", {{"signal", signal_number == SIGHUP ? "SIGHUP" : "SIGUSR1"}});
+  }
   log(LogLevel::info, "draining", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
   api.set_draining();
   const std::int64_t cut = (*server)->drain(std::chrono::milliseconds(options.drain_timeout_ms));
@@ -186,6 +219,11 @@ int run_serve(const ServeOptions& options) {
 }
 
 }  // namespace
+
+int fail_to_start(const Error& error) {
+  log(LogLevel::error, "cannot start", {{"error", error.message()}, {"code", to_string(error.code())}});
+  return error.code() == Errc::invalid_argument ? kExitUsage : kExitFailure;
+}
 
 Command add_serve(CLI::App& root) {
   auto options = std::make_shared<ServeOptions>();

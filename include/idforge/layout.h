@@ -81,6 +81,12 @@ struct Parts {
   std::array<std::uint64_t, kMaxNodeFields> node{};
 };
 
+// The smallest and largest ID a layout can stamp in a span of time.
+struct IdRange {
+  std::uint64_t min = 0;
+  std::uint64_t max = 0;
+};
+
 // What a layout can carry, for planning (see `idforge layout`).
 struct Capacity {
   std::uint64_t ids_per_tick = 0;         // 2^sequence_bits.
@@ -186,6 +192,10 @@ class Layout {
   // (`WHERE id BETWEEN min AND max`). invalid_argument outside the layout's lifetime.
   Result<std::uint64_t> min_id_at(std::int64_t unix_ms) const;
   Result<std::uint64_t> max_id_at(std::int64_t unix_ms) const;
+  // min_id_at(from) and max_id_at(to): every ID stamped from `from` to `to`
+  // (inclusive) lies between them, as Discord documents for pagination.
+  // invalid_argument when from > to or either is outside the layout's lifetime.
+  Result<IdRange> id_range(std::int64_t from_unix_ms, std::int64_t to_unix_ms) const;
 
   Capacity capacity() const;
 

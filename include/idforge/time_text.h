@@ -48,6 +48,10 @@ std::string format_utc_ms(std::int64_t unix_ms);
 // Parses one of the accepted forms into Unix milliseconds.
 Result<std::int64_t> parse_utc_ms(std::string_view text);
 
+// Parses an instant given either way idforge takes one: plain digits of Unix
+// milliseconds, or a form parse_utc_ms() accepts.
+Result<std::int64_t> parse_instant(std::string_view text);
+
 }  // namespace idforge
 
 #endif  // IDFORGE_TIME_TEXT_H_

@@ -233,7 +233,8 @@ std::uint64_t Layout::node_bits_in_id(std::uint64_t node_number) const {
 Result<std::uint64_t> Layout::min_id_at(std::int64_t unix_ms) const {
   const std::int64_t tick = tick_at_unix_ms(unix_ms);
   if (tick < 0 || tick > max_tick_) {
-    return invalid(cat("instant ", unix_ms, " ms is outside this layout's lifetime"));
+    return invalid(cat("instant ", format_utc_ms(unix_ms), " is outside layout ", name(), "'s lifetime, ",
+                       format_utc_ms(epoch_unix_ms_), " to ", format_utc_ms(capacity().last_unix_ms)));
   }
   return static_cast<std::uint64_t>(tick) << timestamp_field().shift;
 }
@@ -242,6 +243,17 @@ Result<std::uint64_t> Layout::max_id_at(std::int64_t unix_ms) const {
   Result<std::uint64_t> min = min_id_at(unix_ms);
   if (!min) return min;
   return *min | ((1ULL << timestamp_field().shift) - 1);
+}
+
+Result<IdRange> Layout::id_range(std::int64_t from_unix_ms, std::int64_t to_unix_ms) const {
+  if (from_unix_ms > to_unix_ms) {
+    return invalid(cat("the range starts at ", format_utc_ms(from_unix_ms), ", after its end ", format_utc_ms(to_unix_ms)));
+  }
+  Result<std::uint64_t> min = min_id_at(from_unix_ms);
+  if (!min) return min.error();
+  Result<std::uint64_t> max = max_id_at(to_unix_ms);
+  if (!max) return max.error();
+  return IdRange{*min, *max};
 }
 
 Capacity Layout::capacity() const {

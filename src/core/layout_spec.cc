@@ -46,8 +46,7 @@ Result<std::int64_t> parse_tick(std::string_view spec, std::string_view value) {
 }
 
 Result<std::int64_t> parse_epoch(std::string_view spec, std::string_view value) {
-  if (auto ms = detail::parse_nonnegative(value)) return *ms;
-  Result<std::int64_t> ms = parse_utc_ms(value);
+  Result<std::int64_t> ms = parse_instant(value);
   if (!ms) return bad_spec(spec, cat("epoch '", value, "' must be Unix milliseconds or a UTC date such as 2024-01-01"));
   return ms;
 }

@@ -183,4 +183,15 @@ Result<std::int64_t> parse_utc_ms(std::string_view text) {
   return total;
 }
 
+Result<std::int64_t> parse_instant(std::string_view text) {
+  if (auto ms = detail::parse_nonnegative(text)) return *ms;
+  Result<std::int64_t> ms = parse_utc_ms(text);
+  if (!ms) {
+    return Error(Errc::invalid_argument,
+                 detail::cat("'", text, "' is not an instant: give Unix milliseconds or a UTC date such as ",
+                             "2024-01-01 or 2024-01-01T12:00:00.000Z"));
+  }
+  return ms;
+}
+
 }  // namespace idforge

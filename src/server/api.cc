@@ -63,6 +63,8 @@ void Api::handle(const HttpRequest& request, HttpResponse& response, std::size_t
     response.route = Route::next;
   } else if (path.starts_with(kDecodePrefix)) {
     response.route = Route::decode;
+  } else if (path == "/v1/range") {
+    response.route = Route::range;
   } else if (path == "/v1/info") {
     response.route = Route::info;
   } else if (path == "/metrics") {
@@ -75,20 +77,23 @@ void Api::handle(const HttpRequest& request, HttpResponse& response, std::size_t
     response.route = Route::not_found;
     return fail(response, 404, "not_found",
                 "no route " + std::string(path) +
-                    "; the routes are /v1/next, /v1/decode/{id}, /v1/info, /metrics, /healthz and /readyz");
+                    "; the routes are /v1/next, /v1/decode/{id}, /v1/range, /v1/info, /metrics, /healthz and /readyz");
   }
-  if (request.method != "GET") {
+  const bool head = request.method == "HEAD";
+  if (request.method != "GET" && !head) {
     response.allow_get = true;
     return fail(response, 405, "method_not_allowed",
-                "method " + std::string(request.method) + " is not allowed; every route answers GET only");
+                "method " + std::string(request.method) + " is not allowed; every route answers GET (and HEAD)");
   }
-  if (response.route != Route::next && response.route != Route::decode && !query.empty()) {
+  if (response.route != Route::next && response.route != Route::decode && response.route != Route::range &&
+      !query.empty()) {
     return fail(response, 400, to_string(Errc::invalid_argument),
                 std::string(path) + " takes no parameters; remove '?" + std::string(query) + "'");
   }
   switch (response.route) {
-    case Route::next: return next(query, request.wants_text, response, loop);
+    case Route::next: return next(query, request.wants_text, head, response, loop);
     case Route::decode: return decode(path.substr(kDecodePrefix.size()), query, response);
+    case Route::range: return range(query, response);
     case Route::info: return info(response);
     case Route::metrics: return metrics(response);
     case Route::healthz: return put_json(response, {{"status", "ok"}});
@@ -97,7 +102,8 @@ void Api::handle(const HttpRequest& request, HttpResponse& response, std::size_t
   }
 }
 
-void Api::next(std::string_view query, bool text, HttpResponse& response, std::size_t loop) {
+void Api::next(std::string_view query, bool text, bool head, HttpResponse& response, std::size_t loop) {
+  response.no_store = true;
   static constexpr std::array<std::string_view, 3> kKnown = {"count", "format", "encoding"};
   Result<Query> q = Query::parse(query, kKnown);
   if (!q) return fail(response, q.error());
@@ -124,6 +130,12 @@ void Api::next(std::string_view query, bool text, HttpResponse& response, std::s
     if (!c) return fail(response, c.error());
     count = *c;
     if (!text) shape = IdShape::json_list;
+  }
+  if (head) {
+    // The headers a GET would get; no ID is issued, so the length is not known.
+    response.content_type = text ? kText : kJson;
+    response.length_unknown = true;
+    return;
   }
   std::vector<std::uint64_t>& scratch = scratch_[loop];
   if (format == Format::snowflake && scratch.size() < count) scratch.resize(static_cast<std::size_t>(ids_.max_count()));
@@ -163,6 +175,29 @@ void Api::decode(std::string_view id, std::string_view query, HttpResponse& resp
   if (!d) return fail(response, d.error());
   char* at = response.body->reserve(kMaxDecodedTextLength);
   response.body->commit(write_json(*d, decoded_fields(*d, layout), layout, *text, clock_.wall_ns() / 1'000'000, at));
+}
+
+void Api::range(std::string_view query, HttpResponse& response) {
+  static constexpr std::array<std::string_view, 2> kKnown = {"from", "to"};
+  Result<Query> q = Query::parse(query, kKnown);
+  if (!q) return fail(response, q.error());
+  const std::optional<std::string_view> from_text = q->get("from");
+  if (!from_text) {
+    return fail(response, 400, to_string(Errc::invalid_argument),
+                "give from= (and to=): UTC instants such as 2026-01-01T00:00:00Z, or Unix milliseconds");
+  }
+  Result<std::int64_t> from = parse_instant(*from_text);
+  if (!from) return fail(response, from.error());
+  Result<std::int64_t> to = q->get("to") ? parse_instant(*q->get("to")) : from;
+  if (!to) return fail(response, to.error());
+  const Layout& layout = ids_.layout();
+  Result<IdRange> ids = layout.id_range(*from, *to);
+  if (!ids) return fail(response, ids.error());
+  put_json(response, {{"layout", std::string(layout.name())},
+                      {"from", format_utc_ms(*from)},
+                      {"to", format_utc_ms(*to)},
+                      {"min_id", encode(ids->min, Encoding::decimal)},
+                      {"max_id", encode(ids->max, Encoding::decimal)}});
 }
 
 void Api::info(HttpResponse& response) {

@@ -2,13 +2,15 @@
 //
 //   GET /v1/next[?count=N&format=F&encoding=E]  new IDs
 //   GET /v1/decode/{id}[?format=F&encoding=E]   the same object as `idforge decode --json`
+//   GET /v1/range?from=T[&to=T]                 the smallest and largest ID stamped in [from, to]
 //   GET /v1/info                                layout, node, reservation, lead, capacity
 //   GET /metrics                                Prometheus text
 //   GET /healthz, GET /readyz                   alive; holding a node and a reservation
 //
 // Every refusal has a status and a JSON body {"error": "...", "code": "..."} that
 // says what was wrong and how to fix it: 400 for bad parameters, 404 for unknown
-// paths, 405 for methods other than GET, 503 with Retry-After when the time policy
+// paths, 405 for methods other than GET and HEAD (HEAD answers the headers of a
+// GET, and issues no ID), 503 with Retry-After when the time policy
 // cannot serve (lead used up, clock behind) or the node is lost.
 //
 // Thread safety: handle() is called from every event loop at once; each loop
@@ -39,8 +41,9 @@ class Api final : public HttpHandler {
   void set_draining() { draining_.store(true, std::memory_order_relaxed); }
 
  private:
-  void next(std::string_view query, bool text, HttpResponse& response, std::size_t loop);
+  void next(std::string_view query, bool text, bool head, HttpResponse& response, std::size_t loop);
   void decode(std::string_view id, std::string_view query, HttpResponse& response);
+  void range(std::string_view query, HttpResponse& response);
   void info(HttpResponse& response);
   void metrics(HttpResponse& response);
   void ready(HttpResponse& response);

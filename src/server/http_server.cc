@@ -33,6 +33,9 @@ using boost::system::error_code;
 constexpr std::int64_t kSweepMs = 100;
 // How long a closing connection is read from (and ignored) after the response.
 constexpr std::int64_t kLingerMs = 1000;
+// How long a drain keeps idle keep-alive connections, so that a request already
+// on its way is answered rather than reset.
+constexpr std::int64_t kDrainIdleGraceMs = 1000;
 // The response memory a keep-alive connection holds between requests: enough
 // for a batch of about 700 Snowflake IDs. Larger responses allocate their own,
 // so 10,000 connections that each once fetched 10,000 IDs do not pin 2 GB.
@@ -40,12 +43,82 @@ constexpr std::size_t kKeptBodyBytes = 16 * 1024;
 
 std::int64_t boot_ms(Clock& clock) { return clock.boot_ns() / 1'000'000; }
 
-// True when the Accept value names text/plain before application/json (or
-// without it). "*/*" and an absent header mean JSON.
+// How well one Accept media range matches a type: its q-value, how specific the
+// match is (2 exact, 1 "type/*", 0 "*/*"), and where it stands in the header.
+struct Match {
+  int q_thousandths = -1;  // -1: no range matches.
+  int specificity = -1;
+  std::size_t position = 0;
+};
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  }
+  return true;
+}
+
+// A q-value ("1", "0.5", "1.000") in thousandths, or -1 when malformed (RFC 9110 §12.4.2).
+int parse_q(std::string_view q) {
+  if (q.empty() || (q[0] != '0' && q[0] != '1') || q.size() > 5 || (q.size() > 1 && q[1] != '.')) return -1;
+  int value = (q[0] - '0') * 1000;
+  for (std::size_t i = 2, scale = 100; i < q.size(); ++i, scale /= 10) {
+    if (q[i] < '0' || q[i] > '9') return -1;
+    value += (q[i] - '0') * static_cast<int>(scale);
+  }
+  return value > 1000 ? -1 : value;
+}
+
+// The best match for `type`/`subtype` in an Accept value: the most specific range
+// that covers it decides its q-value.
+Match best_match(std::string_view accept, std::string_view type, std::string_view subtype) {
+  Match best;
+  std::size_t position = 0;
+  for (std::size_t start = 0; start <= accept.size(); ++position) {
+    const std::size_t comma = std::min(accept.find(',', start), accept.size());
+    std::string_view element = accept.substr(start, comma - start);
+    start = comma + 1;
+    const std::size_t semicolon = element.find(';');
+    const std::string_view range = trim(element.substr(0, semicolon));
+    const std::size_t slash = range.find('/');
+    if (slash == std::string_view::npos) continue;
+    const std::string_view t = range.substr(0, slash), sub = range.substr(slash + 1);
+    int specificity = -1;
+    if (t == "*" && sub == "*") specificity = 0;
+    else if (iequals(t, type) && sub == "*") specificity = 1;
+    else if (iequals(t, type) && iequals(sub, subtype)) specificity = 2;
+    if (specificity < best.specificity || specificity < 0) continue;
+    int q = 1000;
+    for (std::string_view params = semicolon == std::string_view::npos ? "" : element.substr(semicolon + 1);
+         !params.empty();) {
+      const std::size_t next = std::min(params.find(';'), params.size());
+      const std::string_view param = trim(params.substr(0, next));
+      if (param.size() > 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') q = parse_q(param.substr(2));
+      params.remove_prefix(std::min(next + 1, params.size()));
+    }
+    if (q < 0) continue;
+    if (specificity > best.specificity) best = {q, specificity, position};
+  }
+  return best;
+}
+
+// True when the Accept value ranks text/plain above application/json. Equal
+// ranks go to the more specific range, then to the one listed first; "*/*" and
+// an absent header mean JSON.
 bool prefers_text(std::string_view accept) {
-  const std::size_t text = accept.find("text/plain");
-  const std::size_t json = accept.find("application/json");
-  return text != std::string_view::npos && (json == std::string_view::npos || text < json);
+  const Match text = best_match(accept, "text", "plain");
+  const Match json = best_match(accept, "application", "json");
+  if (text.q_thousandths <= 0) return false;
+  if (text.q_thousandths != json.q_thousandths) return text.q_thousandths > json.q_thousandths;
+  if (text.specificity != json.specificity) return text.specificity > json.specificity;
+  return text.specificity > 0 && text.position < json.position;
 }
 
 // What the parser keeps of a request: the rest of the header is skipped.
@@ -53,7 +126,9 @@ struct RequestHead {
   std::string method;
   std::string target;
   int version = 11;
-  bool wants_text = false;
+  std::string accept;  // Every Accept field, joined with ','.
+  std::string transfer_encoding;
+  bool expect_continue = false;
 };
 
 // A Beast parser that stores nothing but RequestHead and discards the body.
@@ -62,7 +137,9 @@ class RequestParser final : public http::basic_parser<true> {
   RequestParser(RequestHead& head, const HttpLimits& limits) : head_(head) {
     header_limit(limits.max_header_bytes);
     body_limit(limits.max_body_bytes);
-    head_.wants_text = false;
+    head_.accept.clear();
+    head_.transfer_encoding.clear();
+    head_.expect_continue = false;
   }
 
  private:
@@ -74,9 +151,23 @@ class RequestParser final : public http::basic_parser<true> {
   }
   void on_response_impl(int, beast::string_view, int, error_code&) override {}
   void on_field_impl(http::field name, beast::string_view, beast::string_view value, error_code&) override {
-    if (name == http::field::accept) head_.wants_text = prefers_text({value.data(), value.size()});
+    const std::string_view v(value.data(), value.size());
+    if (name == http::field::accept) {
+      if (!head_.accept.empty()) head_.accept += ',';
+      head_.accept += v;
+    } else if (name == http::field::transfer_encoding) {
+      if (!head_.transfer_encoding.empty()) head_.transfer_encoding += ',';
+      head_.transfer_encoding += v;
+    } else if (name == http::field::expect) {
+      head_.expect_continue = iequals(trim(v), "100-continue");
+    }
   }
-  void on_header_impl(error_code&) override {}
+  void on_header_impl(error_code& ec) override {
+    // Only "chunked" frames a body we can find the end of.
+    if (!head_.transfer_encoding.empty() && !iequals(trim(head_.transfer_encoding), "chunked")) {
+      ec = http::error::bad_transfer_encoding;
+    }
+  }
   void on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) override {}
   std::size_t on_body_impl(beast::string_view body, error_code&) override { return body.size(); }
   void on_chunk_header_impl(std::uint64_t, beast::string_view, error_code&) override {}
@@ -104,7 +195,12 @@ class Session final : public std::enable_shared_from_this<Session>, public Sessi
  private:
   enum class State { reading, writing, lingering, closed };
 
+  // Waits for the next request: skips empty lines before it, reads its header,
+  // answers "Expect: 100-continue", reads (and drops) its body, then on_read().
   void read();
+  void wait_for_request_line();
+  void read_header();
+  void on_header(error_code ec);
   void on_read(error_code ec);
   void respond(const HttpResponse& response, bool keep_alive);
   void on_write(error_code ec, bool keep_alive, Route route, int status);
@@ -158,6 +254,7 @@ struct Loop {
   std::array<char, 32> date{};  // "Sun, 06 Nov 1994 08:49:37 GMT"
   std::size_t date_length = 0;
   bool draining = false;
+  std::int64_t draining_since_ms = 0;
   std::thread thread;
 
   void tick();
@@ -179,9 +276,45 @@ void Session::read() {
   state_ = State::reading;
   since_ms_ = loop_.now_ms;
   first_byte_ms_ = -1;
+  parser_.reset();
+  wait_for_request_line();
+}
+
+void Session::wait_for_request_line() {
+  // RFC 9112 §2.2: empty lines before a request line are ignored.
+  std::size_t blank = 0;
+  const auto* bytes = static_cast<const char*>(in_.data().data());
+  while (blank < in_.size() && (bytes[blank] == '\r' || bytes[blank] == '\n')) ++blank;
+  in_.consume(blank);
+  if (in_.size() > 0) return read_header();
+  socket_.async_read_some(in_.prepare(4096), [self = shared_from_this()](error_code ec, std::size_t n) {
+    if (self->state_ == State::closed) return;
+    if (ec) return self->on_read(ec);
+    self->in_.commit(n);
+    self->wait_for_request_line();
+  });
+}
+
+void Session::read_header() {
   parser_.emplace(head_, loop_.limits);
-  http::async_read(socket_, in_, *parser_,
-                   [self = shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); });
+  http::async_read_header(socket_, in_, *parser_,
+                          [self = shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
+}
+
+void Session::on_header(error_code ec) {
+  if (state_ == State::closed) return;
+  if (ec || parser_->is_done()) return on_read(ec);
+  auto read_body = [self = shared_from_this()] {
+    http::async_read(self->socket_, self->in_, *self->parser_,
+                     [self](error_code e, std::size_t) { self->on_read(e); });
+  };
+  if (!head_.expect_continue || head_.version != 11) return read_body();
+  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
+                    [self = shared_from_this(), read_body](error_code e, std::size_t) {
+                      if (e || self->state_ == State::closed) return self->close();
+                      read_body();
+                    });
 }
 
 void Session::on_read(error_code ec) {
@@ -195,6 +328,11 @@ void Session::on_read(error_code ec) {
       return refuse(413, "body_too_large",
                     "the request body exceeds " + std::to_string(loop_.limits.max_body_bytes) +
                         " bytes; every route is a GET and takes no body");
+    }
+    if (ec == http::error::bad_transfer_encoding && !head_.transfer_encoding.empty()) {
+      return refuse(501, "not_implemented",
+                    "Transfer-Encoding '" + head_.transfer_encoding +
+                        "' is not supported: every route is a GET and takes no body; send none, or send it chunked");
     }
     if (ec == http::error::bad_version && names_other_version()) {
       return refuse(505, "http_version_not_supported", "only HTTP/1.0 and HTTP/1.1 are served");
@@ -216,7 +354,7 @@ void Session::on_read(error_code ec) {
   body_.clear();
   HttpResponse response;
   response.body = &body_;
-  const HttpRequest request{head_.method, head_.target, head_.wants_text};
+  const HttpRequest request{head_.method, head_.target, prefers_text(head_.accept)};
   loop_.handler.handle(request, response, loop_.index);
   respond(response, parser_->keep_alive() && !loop_.draining);
 }
@@ -245,13 +383,16 @@ void Session::respond(const HttpResponse& response, bool keep_alive) {
   put({loop_.date.data(), loop_.date_length});
   put("\r\nContent-Type: ");
   put(response.content_type);
-  put("\r\nContent-Length: ");
-  put_number(body_.size());
+  if (!response.length_unknown) {
+    put("\r\nContent-Length: ");
+    put_number(body_.size());
+  }
+  if (response.no_store) put("\r\nCache-Control: no-store");
   if (response.retry_after_s > 0) {
     put("\r\nRetry-After: ");
     put_number(static_cast<std::uint64_t>(response.retry_after_s));
   }
-  if (response.allow_get) put("\r\nAllow: GET");
+  if (response.allow_get) put("\r\nAllow: GET, HEAD");
   if (!keep_alive) {
     put("\r\nConnection: close");
   } else if (head_.version == 10) {
@@ -262,8 +403,10 @@ void Session::respond(const HttpResponse& response, bool keep_alive) {
 
   state_ = State::writing;
   since_ms_ = loop_.now_ms;
+  // A HEAD answer carries the headers of the GET answer and no body.
+  const bool head_only = parser_ && parser_->is_header_done() && head_.method == "HEAD";
   const std::array<asio::const_buffer, 2> buffers = {asio::buffer(head_out_.data(), head_out_size_),
-                                                     asio::buffer(body_.data(), body_.size())};
+                                                     asio::buffer(body_.data(), head_only ? 0 : body_.size())};
   asio::async_write(socket_, buffers,
                     [self = shared_from_this(), keep_alive, route = response.route, status = response.status](
                         error_code ec, std::size_t) { self->on_write(ec, keep_alive, route, status); });
@@ -320,7 +463,8 @@ void Session::check(std::int64_t now_ms) {
           timed_out_ = true;
           socket_.cancel();
         }
-      } else if (loop_.draining || now_ms - since_ms_ >= loop_.limits.idle_timeout_ms) {
+      } else if ((loop_.draining && now_ms - loop_.draining_since_ms >= kDrainIdleGraceMs) ||
+                 now_ms - since_ms_ >= loop_.limits.idle_timeout_ms) {
         timed_out_ = true;
         socket_.cancel();
       }
@@ -482,6 +626,7 @@ std::int64_t HttpServer::drain(std::chrono::milliseconds grace) {
     Loop& l = *loop;
     asio::post(l.context, [&l] {
       l.draining = true;
+      l.draining_since_ms = boot_ms(l.clock);
       l.sweeper.cancel();
       l.sweep();
     });

@@ -5,8 +5,12 @@
 // each connection then lives on one loop's thread, so a request is parsed,
 // answered and written without a lock or a thread switch. Requests are parsed
 // with a Beast parser that keeps no header fields (only the method, target,
-// version, keep-alive and Accept matter), into buffers the connection reuses:
-// after its first requests a connection allocates nothing.
+// version, keep-alive, Accept, Expect and Transfer-Encoding matter), into buffers
+// the connection reuses: after its first requests a connection allocates nothing.
+//
+// RFC 9112 details: empty lines before a request line are ignored; a request
+// with "Expect: 100-continue" gets "100 Continue" before its body is read; a
+// HEAD request is answered with the headers a GET would get and no body.
 //
 // Every hostile case has a defined answer, and the server keeps answering other
 // clients through all of them:
@@ -15,6 +19,8 @@
 //   - a header larger than max_header_bytes: 431, then close;
 //   - a body larger than max_body_bytes: 413, then close (bodies are read and
 //     ignored: every route is a GET);
+//   - a Transfer-Encoding other than chunked: 501, then close (the body's end
+//     could not be found, and guessing it invites request smuggling);
 //   - a request that starts but does not finish within header_timeout_ms: 408,
 //     then close; a connection idle longer than idle_timeout_ms is closed;
 //   - a client that stops reading its response for write_timeout_ms is closed,
@@ -26,8 +32,9 @@
 //
 // Deadlines are checked by a sweep on each loop every 100 ms (coarse, and free on
 // the request path). drain() stops accepting, lets each connection finish the
-// request it is in (answered with "Connection: close"), closes idle ones, and
-// stops the loops.
+// request it is in (answered with "Connection: close"), keeps idle connections
+// for a second so that a request already on its way is answered (with
+// "Connection: close") rather than reset, then closes them and stops the loops.
 //
 // Thread safety: start(), port() and drain() from one controlling thread; the
 // handler is called on the loops' threads, concurrently.
@@ -63,9 +70,9 @@ struct HttpLimits {
 
 // What a handler sees of a request.
 struct HttpRequest {
-  std::string_view method;  // "GET", or whatever the client sent.
+  std::string_view method;  // "GET", "HEAD", or whatever the client sent.
   std::string_view target;  // The request target: "/v1/next?count=3".
-  bool wants_text = false;  // Accept names text/plain before application/json.
+  bool wants_text = false;  // Accept ranks text/plain above application/json (q-values honoured).
 };
 
 // What a handler fills in. The body is written into `body`, which the caller
@@ -75,7 +82,9 @@ struct HttpResponse {
   std::string_view content_type = "application/json";
   Route route = Route::not_found;  // For the metrics.
   int retry_after_s = 0;           // > 0 adds "Retry-After".
-  bool allow_get = false;          // Adds "Allow: GET" (405 answers).
+  bool allow_get = false;          // Adds "Allow: GET, HEAD" (405 answers).
+  bool no_store = false;           // Adds "Cache-Control: no-store" (fresh IDs).
+  bool length_unknown = false;     // A HEAD answer whose GET length is not known: no Content-Length.
   Buffer* body = nullptr;
 };
 

@@ -8,7 +8,7 @@ namespace idforge::detail {
 namespace {
 
 constexpr std::array<std::string_view, kRouteCount> kRouteNames = {
-    "/v1/next", "/v1/decode", "/v1/info", "/metrics", "/healthz", "/readyz", "not_found", "unparsed"};
+    "/v1/next", "/v1/decode", "/v1/range", "/v1/info", "/metrics", "/healthz", "/readyz", "not_found", "unparsed"};
 
 void line(Buffer& out, std::string_view text) {
   out.append(text);

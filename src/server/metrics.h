@@ -32,8 +32,8 @@ void append_family(Buffer& out, std::string_view name, std::string_view help, do
                    std::string_view type = "gauge");
 
 // What a request asked for, as the metrics label it.
-enum class Route : std::uint8_t { next, decode, info, metrics, healthz, readyz, not_found, unparsed };
-inline constexpr std::size_t kRouteCount = 8;
+enum class Route : std::uint8_t { next, decode, range, info, metrics, healthz, readyz, not_found, unparsed };
+inline constexpr std::size_t kRouteCount = 9;
 std::string_view to_string(Route route);
 
 class Metrics {

@@ -113,7 +113,7 @@ TEST_F(Cli, BadInputGetsOneClearLineAndExitCodeTwo) {
   expect_one_error_line(run("gen --node -1"), 2, "--node '-1' must be a whole number from 0 to 1023");
   expect_one_error_line(run("gen --worker 3 --worker 4"), 2, "--worker is given twice");
   expect_one_error_line(run("gen --data-dir ''"), 2, "--data-dir is empty");
-  expect_one_error_line(run("serve --node -1"), 2, "--node '-1' is outside layout twitter");
+  expect_one_json_error_line(run("serve --node -1"), 2, "--node '-1' is outside layout twitter");
   expect_one_error_line(run("gen --worker 32"), 2, "0 to 31");
   expect_one_error_line(run("gen --wrker 3"), 2, "--datacenter, --worker");
   expect_one_error_line(run("gen --layout discord --datacenter 1"), 2, "--worker, --process");

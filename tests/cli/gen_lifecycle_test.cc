@@ -37,7 +37,6 @@ class GenLifecycle : public Cli {
 TEST_F(GenLifecycle, EmptyDataDirectoriesAreRefusedNotTheWorkingDirectory) {
   expect_one_error_line(run_with("IDFORGE_DATA_DIR=", "gen"), 2, "IDFORGE_DATA_DIR is empty");
   expect_one_error_line(run("gen --data-dir ''"), 2, "--data-dir is empty");
-  expect_one_error_line(run("serve --data-dir ''"), 2, "--data-dir is empty");
   expect_one_error_line(run("gen --data-dir '" + (dir_ / "no" / "such").string() + "'"), 1, "neither does its parent");
   EXPECT_FALSE(fs::exists(fs::current_path() / "snowflake-node10-seq12"));
 }

@@ -234,11 +234,14 @@ TEST_F(ServeApi, EveryFlagIsAlsoAnEnvironmentVariable) {
 }
 
 TEST_F(ServeApi, BadFlagsExitWithUsageAndOneLine) {
-  expect_one_error_line(run("serve --listen 127.0.0.1"), 2, "has no port");
-  expect_one_error_line(run("serve --listen nowhere:80"), 2, "not an IP address");
-  expect_one_error_line(run("serve --nodes 5-3"), 2, "FIRST-LAST");
-  expect_one_error_line(run("serve --node 4096"), 2, "outside layout twitter");
-  expect_one_error_line(run("serve --max-lead-ms 0 --max-count 5000"), 2, "exceeds the 4096");
+  // Regression: some start-up errors were plain lines and others JSON.
+  expect_one_json_error_line(run("serve --listen 127.0.0.1"), 2, "has no port");
+  expect_one_json_error_line(run("serve --listen nowhere:80"), 2, "not an IP address");
+  expect_one_json_error_line(run("serve --nodes 5-3"), 2, "FIRST-LAST");
+  expect_one_json_error_line(run("serve --node 4096"), 2, "outside layout twitter");
+  expect_one_json_error_line(run("serve --max-lead-ms 0 --max-count 5000"), 2, "exceeds the 4096");
+  expect_one_json_error_line(run("serve --no-such-flag"), 2, "--no-such-flag");
+  expect_one_json_error_line(run("serve --data-dir ''"), 2, "--data-dir is empty");
 }
 
 }  // namespace

@@ -69,6 +69,16 @@ class Cli : public ::testing::Test {
     EXPECT_NE(err[0].find(says), std::string::npos) << err[0];
   }
 
+  // `idforge serve` reports failures as one JSON log line.
+  static void expect_one_json_error_line(const Ran& ran, int exit_code, const std::string& says) {
+    EXPECT_EQ(ran.exit_code, exit_code) << ran.err;
+    const std::vector<std::string> err = lines(ran.err);
+    ASSERT_EQ(err.size(), 1u) << ran.err;
+    EXPECT_TRUE(err[0].starts_with("{\"ts\":")) << err[0];
+    EXPECT_NE(err[0].find("\"msg\":\"cannot start\""), std::string::npos) << err[0];
+    EXPECT_NE(err[0].find(says), std::string::npos) << err[0];
+  }
+
   TempDir temp_;
   const fs::path& dir_ = temp_.path();
 };

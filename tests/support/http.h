@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -75,11 +76,13 @@ class HttpConnection {
     boost::asio::write(socket_, boost::asio::buffer(bytes.data(), bytes.size()), ec);
   }
 
-  // Reads one reply, or nullopt when the connection ends without one.
-  std::optional<Reply> read() {
+  // Reads one reply, or nullopt when the connection ends without one. A reply to
+  // HEAD has no body whatever its headers say.
+  std::optional<Reply> read(bool to_head = false) {
     namespace http = boost::beast::http;
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 << 20);
+    parser.skip(to_head);
     boost::system::error_code ec;
     http::read(socket_, buffer_, parser, ec);
     if (ec) return std::nullopt;
@@ -112,17 +115,20 @@ class HttpConnection {
   boost::beast::flat_buffer buffer_;
 };
 
-// `idforge serve` on 127.0.0.1 port 0, started by the constructor and stopped by
-// its PID. `prefix` runs before the binary (for example faketime).
+// `idforge serve` on 127.0.0.1 port 0 (unless `args` give --listen), started by the
+// constructor and stopped by its PID. `prefix` runs before the binary (faketime, prlimit).
 class ServerProcess {
  public:
   ServerProcess(const fs::path& data_dir, const fs::path& log, std::vector<std::string> args,
                 std::vector<std::string> prefix = {})
       : log_(log) {
     std::vector<std::string> argv = std::move(prefix);
-    for (std::string a : {std::string(IDFORGE_CLI_PATH), std::string("serve"), std::string("--listen"),
-                          std::string("127.0.0.1:0"), std::string("--data-dir"), data_dir.string()}) {
+    for (std::string a : {std::string(IDFORGE_CLI_PATH), std::string("serve"), std::string("--data-dir"), data_dir.string()}) {
       argv.push_back(a);
+    }
+    if (std::find(args.begin(), args.end(), "--listen") == args.end()) {
+      argv.push_back("--listen");
+      argv.push_back("127.0.0.1:0");
     }
     for (std::string& a : args) argv.push_back(std::move(a));
     std::vector<char*> raw;
