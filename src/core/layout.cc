@@ -99,8 +99,10 @@ Result<Layout> Layout::build(std::span<const FieldSpec> specs, std::int64_t tick
   layout.max_tick_ = static_cast<std::int64_t>((1ULL << ts_bits) - 1);
   const std::int64_t ticks_left = (kMaxRfc3339UnixMs - epoch_unix_ms) / tick_ms;
   if (layout.max_tick_ >= ticks_left) {
-    return invalid(cat("a ", ts_bits, "-bit timestamp of ", tick_ms,
-                       " ms ticks outlives the year 9999; use fewer timestamp bits"));
+    const int declared = layout.timestamp_field().bits;
+    return invalid(cat("a ", declared, "-bit timestamp",
+                       declared != ts_bits ? cat(" (", ts_bits, " bits below the sign bit)") : std::string(), " of ",
+                       tick_ms, " ms ticks outlives the year 9999; use fewer timestamp bits"));
   }
   layout.name_length_ = 6;
   std::copy_n("custom", 6, layout.name_.begin());

@@ -60,12 +60,19 @@ Result<fs::path> open_store(const fs::path& dir, const NodeSpace& space) {
   return folder;
 }
 
+// The holder's PID from its lock file. A holder writes it just after it locks, so
+// a reader that comes between the two looks again for a moment (for the message
+// only: nothing depends on it).
 std::string holder_of(int fd) {
-  char buf[32] = {};
-  const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
-  std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
-  while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
-  return pid.empty() ? std::string("another process (still starting)") : cat("process ", pid);
+  for (int tries = 0; tries < 100; ++tries) {
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    if (!pid.empty()) return cat("process ", pid);
+    ::usleep(1000);
+  }
+  return "another process";
 }
 
 bool same_file(int fd, const fs::path& path) {

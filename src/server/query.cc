@@ -31,7 +31,7 @@ Result<std::string> percent_decode(std::string_view text) {
     const int h = i + 2 < text.size() ? hex_value(text[i + 1]) : -1;
     const int l = i + 2 < text.size() ? hex_value(text[i + 2]) : -1;
     if (h < 0 || l < 0) {
-      return Error(Errc::invalid_argument, "a '%' in the query must be followed by two hex digits");
+      return Error(Errc::invalid_argument, "a '%' in the request target must be followed by two hex digits");
     }
     out += static_cast<char>(h * 16 + l);
     i += 2;

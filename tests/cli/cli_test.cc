@@ -119,11 +119,29 @@ TEST_F(Cli, BadInputGetsOneClearLineAndExitCodeTwo) {
   expect_one_error_line(run("gen --layout discord --datacenter 1"), 2, "--worker, --process");
   expect_one_error_line(run("gen --node 1 --worker 1"), 2, "not both");
   expect_one_error_line(run("frobnicate"), 2, "unknown command 'frobnicate'");
+  expect_one_error_line(run("--frobnicate"), 2, "unknown option '--frobnicate': options follow the command");
+  expect_one_error_line(run("layout 'time:63-seq:1'"), 2, "a 63-bit timestamp (62 bits below the sign bit)");
   expect_one_error_line(run(""), 2, "a command is required");
   expect_one_error_line(run("layout 'time:41-Worker:3-seq:12'"), 2, "field name");
   const Ran mixed = run("decode 1010040286003654656 nope");
   EXPECT_EQ(mixed.exit_code, 2);
   EXPECT_NE(mixed.out.find("2018-06-22T06:02:24"), std::string::npos) << "the valid ID is still decoded";
+}
+
+TEST_F(Cli, RangeGivesTheIdsOfASpanOfTime) {
+  // Discord's documented ID lies within its instant's range.
+  const Ran one = run("range --layout discord --json 2016-04-30T11:18:25.796Z");
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  const nlohmann::json j = nlohmann::json::parse(one.out);
+  EXPECT_LE(std::stoull(j["min_id"].get<std::string>()), 175928847299117063u);
+  EXPECT_GE(std::stoull(j["max_id"].get<std::string>()), 175928847299117063u);
+  const Ran span = run("range 1462015105000 2016-05-01");
+  ASSERT_EQ(span.exit_code, 0) << span.err;
+  EXPECT_NE(span.out.find("from    2016-04-30T11:18:25.000Z\nto      2016-05-01T00:00:00.000Z\n"), std::string::npos)
+      << span.out;
+  expect_one_error_line(run("range 2016-05-01 2016-04-30"), 2, "after its end");
+  expect_one_error_line(run("range 1999-01-01"), 2, "outside layout twitter's lifetime");
+  expect_one_error_line(run("range soon"), 2, "is not an instant");
 }
 
 TEST_F(Cli, AHeldNodeIsAClearFailure) {
