@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What reading the time costs here: the floor under any per-ID clock read.
 #include <benchmark/benchmark.h>
 #include <time.h>

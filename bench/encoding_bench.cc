@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Each text form: encode and strict parse, ns per ID.
 #include <benchmark/benchmark.h>
 

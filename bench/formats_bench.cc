@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Each wide format: a new ID with its text form, and the strict parser, ns per ID,
 // beside the randomness sources they could be built on.
 #include <benchmark/benchmark.h>

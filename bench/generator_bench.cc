@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The generator on the system clock: cost per ID, and saturation of one node.
 #include <benchmark/benchmark.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libuuid (Debian uuid-dev), the everyday alternative, measured in the same binary.
 #include <benchmark/benchmark.h>
 #include <uuid/uuid.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Load-tests `idforge serve` on loopback beside the peers it replaces or rivals,
 # all started and stopped by this script on free ports:
 #   - Redis INCR (redis-benchmark, the same connection count, no pipelining): the

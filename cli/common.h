@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the idforge subcommands share: exit codes, error lines, layout and node
 // options, buffered output.
 #ifndef IDFORGE_CLI_COMMON_H_

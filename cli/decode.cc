@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // idforge decode: take IDs of any format apart into their fields and instant.
 #include "common.h"
 #include "formats/decoded_text.h"

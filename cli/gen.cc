@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // idforge gen: print new IDs, one per line, safely by default.
 #include <unistd.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // idforge layout: the capacity planner.
 #include <chrono>
 #include <cmath>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // idforge: generate, decode and plan unique IDs.
 #include <cstdio>
 #include <string>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // idforge serve: the ID service on one machine (src/server, docs/api.md).
 #include <pthread.h>
 #include <signal.h>

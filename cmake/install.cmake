@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # `cmake --install` puts the public headers, the library and a CMake package in the
 # prefix, so consumers write find_package(idforge) and link idforge::idforge.
 include(GNUInstallDirs)
@@ -14,6 +15,7 @@ configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/idforgeConfig.cmake.in
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/idforgeConfigVersion.cmake COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/idforgeConfig.cmake ${PROJECT_BINARY_DIR}/idforgeConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/idforge)
+install(FILES ${PROJECT_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/idforge)
 if(IDFORGE_BUILD_CLI)
   install(TARGETS idforge_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // decode: it succeeds exactly when one reading exists, and that reading is what
 // decode_as gives for its format. Every reading — detected, or asked for with
 // decode_as in any format and encoding — renders as a table row and as a JSON

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What every fuzz target shares: the libFuzzer entry point's signature and a check
 // that stops the run with a message when a round trip breaks.
 #ifndef IDFORGE_FUZZ_FUZZ_H_

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // parse_flake128: what parses prints back as the same text in its canonical case, and parses again to the
 // same value.
 #include "fuzz.h"

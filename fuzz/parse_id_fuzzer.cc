@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // parse_id in every encoding (the first byte picks it): what parses prints back as
 // the same text (hex and base32 in their canonical case).
 #include "fuzz.h"

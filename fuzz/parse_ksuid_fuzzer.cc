@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // parse_ksuid: what parses prints back as the same text exactly, and parses again to the
 // same value.
 #include "fuzz.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Layout::parse: a layout that parses has a spec that parses to an equal layout.
 #include "fuzz.h"
 #include "idforge/layout.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // parse_object_id: what parses prints back as the same text in its canonical case, and parses again to the
 // same value.
 #include "fuzz.h"

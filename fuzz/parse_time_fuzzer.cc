@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // parse_utc_ms: an instant that parses prints as the same text when the text was in
 // the full form, and as text that parses to the same instant always.
 #include "fuzz.h"

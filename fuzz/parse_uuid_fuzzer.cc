@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // parse_uuid: what parses prints back as the same text in lowercase; asking for the
 // version it has succeeds exactly when the variant is RFC 9562's.
 #include "fuzz.h"

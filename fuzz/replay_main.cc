@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runs a fuzz target over files without libFuzzer, so ordinary builds replay the
 // checked-in corpus: each argument is a file or a directory of files.
 #include <filesystem>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs idforge's build and test dependencies from Debian 12 (bookworm) packages.
 # Skips apt entirely when every package is already installed.
 set -euo pipefail

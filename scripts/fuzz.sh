@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the libFuzzer targets (clang-14, ASan+UBSan) and runs each one.
 #
 #   bash scripts/fuzz.sh          replay the checked-in corpus only (deterministic; CI)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds and runs the whole test suite: Release, ASan+UBSan (both replay the fuzz
 # corpus, and run the service's integration tests against an ASan-built binary),
 # TSan (concurrency tests, and the integration tests against a TSan-built

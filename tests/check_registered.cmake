@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Every *_test.cc under tests/ must be named in tests/CMakeLists.txt.
 file(GLOB_RECURSE sources RELATIVE ${TESTS_DIR} ${TESTS_DIR}/*_test.cc)
 file(READ ${TESTS_DIR}/CMakeLists.txt listed)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Clock: the only way idforge code learns the time.
 //
 // A Clock gives two readings — wall time (Unix nanoseconds, may step in either

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Decoder: one entry point that reads an ID of any format idforge knows.
 //
 // decode() tries every reading of a string — each wide format's canonical text, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Text forms of 64-bit IDs: decimal, hex, base62, Crockford base32 and base58.
 //
 // Every form except base58 has a fixed width and sorts like the number, so IDs

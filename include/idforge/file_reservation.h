@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // FileReservation: a node's reservation kept in files on one host.
 //
 // The store. A data directory holds one folder per ID space. A Snowflake layout's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Flake128: 128-bit flake IDs (boundary/flake).
 //
 //   64-bit Unix milliseconds | 48-bit worker | 16-bit sequence      (big-endian)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Formats: the ID formats idforge makes and reads, and the time policy the
 // time-ordered ones share.
 //

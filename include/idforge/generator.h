@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Generator: the never-duplicate Snowflake generator for one node.
 //
 // A Generator hands out IDs of one layout for the node its Reservation holds. It

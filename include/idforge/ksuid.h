@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Ksuid: K-Sortable Unique IDentifiers (segmentio/ksuid).
 //
 // 20 bytes: a 32-bit big-endian count of seconds since the KSUID epoch

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Layout: how a 64-bit Snowflake-family ID is cut into fields.
 //
 // A layout names, from the most significant bit down, one timestamp field, one

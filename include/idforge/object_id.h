@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ObjectId: MongoDB's 12-byte ObjectId (mongodb/specifications, bson-objectid).
 //
 //   4-byte big-endian Unix seconds | 5-byte random value of the process | 3-byte counter

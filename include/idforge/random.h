@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Random: the source of randomness for the formats that need it (UUIDv4/v7, ULID,
 // ObjectId, KSUID).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Renewer: keeps a generator's reservation ahead of its stamps from a background
 // thread, so that next() never waits for an fsync or a coordinator round trip.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reservation: exclusive, durable time for one node — the first half of idforge's
 // uniqueness rule (docs/ARCHITECTURE.md, "How uniqueness is kept").
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Result<T>: the one way idforge reports failure.
 //
 // Every fallible library call returns `Result<T>`, shaped like C++23's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ISO-8601 UTC text for instants: the one format idforge prints times in.
 //
 // Every int64 count of Unix milliseconds prints, and prints one way:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Ulid: Universally Unique Lexicographically Sortable Identifiers (ulid/spec).
 //
 // 16 bytes: a 48-bit big-endian Unix millisecond timestamp, then 80 random bits.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Uuid: RFC 9562 UUIDs — random version 4 and time-ordered version 7.
 //
 // A Uuid is 16 bytes in network order. Text is the canonical 8-4-4-4-12 form,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private: noticing every kind of fork cheaply.
 //
 // A process-wide generation number lives on a page marked MADV_WIPEONFORK (Linux

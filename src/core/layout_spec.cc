@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The text form of layouts: Layout::parse and Layout::spec (grammar in layout.h and
 // docs/layouts.md).
 #include <vector>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private helpers for building messages and reading numbers strictly.
 #ifndef IDFORGE_SRC_CORE_TEXT_H_
 #define IDFORGE_SRC_CORE_TEXT_H_

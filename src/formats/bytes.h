@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private: byte and hex helpers the wide formats share.
 #ifndef IDFORGE_SRC_FORMATS_BYTES_H_
 #define IDFORGE_SRC_FORMATS_BYTES_H_

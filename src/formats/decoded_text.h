@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private: a decoded ID as `idforge decode` prints it (a table row, or one JSON
 // object) and as `GET /v1/decode/{id}` answers it — one description, so the table,
 // the CLI's JSON and the service's JSON agree.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "idforge/flake128.h"
 
 #include "core/text.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private: what the time-ordered wide formats share.
 //
 // Stamps runs the Snowflake Generator on an internal layout with no node field

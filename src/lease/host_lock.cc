@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "lease/host_lock.h"
 
 #include <sys/socket.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private: a lock on a name that only the kernel holds — a Linux abstract Unix
 // socket address, bound for as long as the holder keeps the socket open.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private: the two records a FileReservation keeps, as files (format in
 // docs/operations.md), and the one way they are written.
 //

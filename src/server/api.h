@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Api: version 1 of the service's HTTP API (docs/api.md, docs/openapi.yaml).
 //
 //   GET /v1/next[?count=N&format=F&encoding=E]  new IDs

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Buffer: a growable byte buffer that keeps its memory between uses, so a
 // connection's responses stop allocating once it has seen its largest one.
 // release_above() bounds what an idle buffer holds on to.

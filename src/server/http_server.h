@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // HttpServer: HTTP/1.1 with keep-alive on Boost.Asio and Beast's parser, one
 // event loop per thread.
 //

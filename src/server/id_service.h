@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IdService: the node a running `idforge serve` holds, and every generator it
 // issues from.
 //

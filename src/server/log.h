@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Structured logs: one JSON object per line on standard error, so that journald,
 // Docker and log shippers take them as they are.
 //

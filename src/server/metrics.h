@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Metrics: the service's request and ID counters, kept per event loop and summed
 // when /metrics is read.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Query: the parameters of a request target, read strictly.
 //
 // "count=10&format=ulid" is split at '&' and '=', names and values are

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runs the built idforge binary as a user would and checks what it prints.
 #include <gtest/gtest.h>
 #include <sys/wait.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // idforge gen --format and idforge decode on every wide format, run as a user would,
 // with Python's standard uuid module as an outside judge of our UUIDs.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where `idforge gen` keeps its state and how a run ends: the host-wide default
 // data directory, refusing empty paths, closed pipes and stop signals — each ends
 // the run at once with its final reservation written.

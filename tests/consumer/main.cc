@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A consumer of the installed package: make two IDs and check their order.
 #include <cstdio>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The service's API, against the real binary on port 0 with a real HTTP client.
 #include <set>
 #include <thread>

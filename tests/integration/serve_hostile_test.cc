@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Hostile and broken clients: each case gets its defined answer, and the service
 // keeps answering a well-behaved client throughout.
 #include <random>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // HTTP as RFC 9110 and 9112 have it, and the process as supervisors treat it:
 // HEAD, caching, content negotiation, empty lines, transfer codings, 100-continue,
 // listen addresses, signals, drains and descriptor limits.

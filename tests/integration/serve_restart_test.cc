@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Restart safety and the node's life cycle: no ID after a crash and restart —
 // even with the clock stepped back — equals one from before; two services on one
 // data directory hold different nodes; SIGTERM drains and releases.

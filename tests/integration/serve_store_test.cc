@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The data directory under a running service: files removed under it, layouts
 // that share bits, crash loops. No case may let two processes issue the same ID.
 #include <set>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runs the built idforge binary in a test's own state directory: the fixture the
 // CLI tests share.
 #ifndef IDFORGE_TESTS_SUPPORT_CLI_H_

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The ways a process can get a child that shares its memory image: libc's fork(),
 // glibc's _Fork() (which runs no pthread_atfork handlers), and a raw clone system
 // call (which glibc never sees). Fork-safety tests run against each.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A real HTTP/1.1 client (Boost.Asio + Beast) and a fixture that runs the built
 // `idforge serve` on port 0: what the service's integration tests share.
 #ifndef IDFORGE_TESTS_SUPPORT_HTTP_H_

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A fresh directory under the system's temporary directory, removed on destruction.
 #ifndef IDFORGE_TESTS_SUPPORT_TEMP_DIR_H_
 #define IDFORGE_TESTS_SUPPORT_TEMP_DIR_H_

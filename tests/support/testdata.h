@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reads files from tests/testdata/: one record per line, '#' comments, fields split by spaces.
 #ifndef IDFORGE_TESTS_SUPPORT_TESTDATA_H_
 #define IDFORGE_TESTS_SUPPORT_TESTDATA_H_

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Many threads on one node: zero duplicates, strict order per thread, exact counts.
 #include <gtest/gtest.h>
 

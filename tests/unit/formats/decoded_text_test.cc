@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The decoded view of IDs at each format's range edges: every decoder reads its
 // smallest and largest value, and the table row and JSON writers render them —
 // instants past the year 9999 included — instead of stopping the process.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Two threads on one generator of each time-ordered wide format: every ID distinct,
 // and each thread's IDs strictly increasing (ObjectIds: distinct only, as the
 // format orders by the second alone).

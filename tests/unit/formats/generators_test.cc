@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The wide-format generators on a manual clock and a seeded random source: fields,
 // order, the per-tick counter start, rollback and overflow under the time policy.
 #include <gtest/gtest.h>

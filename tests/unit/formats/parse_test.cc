@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Strict parsing of every wide text form: each malformed input is refused with a
 // reason, never guessed at.
 #include <gtest/gtest.h>

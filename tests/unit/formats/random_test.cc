@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The randomness source: the ChaCha12 block, determinism of the seeded source, and
 // fork safety of the system source.
 #include <gtest/gtest.h>

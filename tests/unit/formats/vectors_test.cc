@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Spec examples (tests/testdata/wide_vectors.txt): each text parses to the expected
 // bytes and instant, prints back canonically, and the decoder recognises its format.
 #include <gtest/gtest.h>
