@@ -1,20 +1,35 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Installs idforge's build and test dependencies from Debian 12 (bookworm) packages.
+# Installs idforge's dependencies from Debian 12 (bookworm) packages.
+#
+#   bash scripts/deps.sh          what building and running need
+#   bash scripts/deps.sh --tests  that, and what the tests, fuzzing and benchmarks need
+#
 # Skips apt entirely when every package is already installed.
 set -euo pipefail
 
 packages=(
-  g++ cmake ninja-build          # toolchain
+  g++ cmake ninja-build           # toolchain
   libcli11-dev nlohmann-json3-dev # CLI parsing, JSON output
   libboost-dev                    # Boost.Asio and Beast (1.74): the HTTP service
-  faketime                        # restart tests step the clock back
-  wrk nginx-light redis-server redis-tools  # service benchmarks and their peers
-  libgtest-dev libgmock-dev       # tests
-  libbenchmark-dev uuid-dev       # benchmarks (libuuid is the measured peer)
-  clang-14 libfuzzer-14-dev       # fuzz targets
-  python3                         # cross-checks UUIDs with Python's uuid module
 )
+case "${1:-}" in
+  "") ;;
+  --tests)
+    packages+=(
+      libgtest-dev libgmock-dev       # tests
+      faketime                        # restart tests step the clock back
+      libbenchmark-dev uuid-dev       # benchmarks (libuuid is the measured peer)
+      clang-14 libfuzzer-14-dev       # fuzz targets
+      python3                         # cross-checks UUIDs with Python's uuid module
+      wrk nginx-light redis-server redis-tools  # service benchmarks and their peers
+    )
+    ;;
+  *)
+    echo "usage: bash scripts/deps.sh [--tests]" >&2
+    exit 2
+    ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
