@@ -6,12 +6,12 @@
 //
 //   - Uniqueness across holders: every stamp is at most the reserved instant made
 //     durable before the stamp was issued, and the generator starts after its
-//     predecessor's reservation (DESIGN.md §1, rule 1).
+//     predecessor's reservation (docs/ARCHITECTURE.md, "How uniqueness is kept").
 //   - Strict order inside the node: every ID is larger than every ID handed out
 //     before it by this generator, across threads, next() and next_batch()
 //     (rule 2). Nothing about the clock can break either guarantee.
 //
-// Time model (DESIGN.md §2). With `now` the tick the wall clock shows:
+// Time model. With `now` the tick the wall clock shows:
 //   - a new tick restarts the sequence; within a tick the sequence counts up;
 //   - when a tick's sequence is used up, stamps lead into the next tick, and after
 //     a clock rollback they continue on logical time — both only while the stamp

@@ -28,7 +28,7 @@
 namespace idforge {
 
 // The closed set of failure kinds. Each maps to one answer in the CLI and the
-// service (see DESIGN.md §6).
+// service (docs/api.md and docs/operations.md list them).
 enum class Errc : std::uint8_t {
   invalid_argument,  // The caller asked for something malformed or out of range.
   clock_regressed,   // The clock is behind stamps already issued or reserved.

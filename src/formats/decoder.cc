@@ -131,7 +131,7 @@ Result<DecodedId> decode(std::string_view text, const Layout& layout) {
     std::string names;
     for (const DecodedId& d : found) names.append(names.empty() ? "" : ", ").append(d.describe());
     return Error(Errc::invalid_argument, detail::cat("'", text, "' is ambiguous: it reads as ", names,
-                                                     "; choose one with --format (and --encoding)"));
+                                                     "; name the format (and, for Snowflake, the encoding) to read it as one"));
   }
   // None fits: explain with the format whose length matches, if any.
   struct Shape {

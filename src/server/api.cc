@@ -26,7 +26,7 @@ void fail(HttpResponse& response, int status, std::string_view code, std::string
   write_error_body(*response.body, code, message);
 }
 
-// Maps a library error to the answer DESIGN.md §6 gives it; a 503 that a
+// Maps a library error to its answer (docs/api.md, "Errors"); a 503 that a
 // retry can cure says when, in `retry_after_s`.
 void fail(HttpResponse& response, const Error& error, std::int64_t retry_after_s = 1) {
   switch (error.code()) {

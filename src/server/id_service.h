@@ -15,7 +15,7 @@
 // generator are skipped, never reissued).
 //
 // stop() closes the generators, which records the final reservations and releases
-// the node and worker (DESIGN.md §3: stop issuing, write the final reservation,
+// the node and worker (in that order: stop issuing, write the final reservation,
 // release).
 //
 // Thread safety: write(), info values, stats() and readiness() may be called from
