@@ -145,6 +145,29 @@ TEST_F(Cli, RangeGivesTheIdsOfASpanOfTime) {
   expect_one_error_line(run("range soon"), 2, "is not an instant");
 }
 
+// Regression: gen said stamps were "already issued" when the epoch was in the future.
+TEST_F(Cli, AFutureEpochIsNamedAsSuch) {
+  const std::string layout = "'time:41-worker:10-seq:12/epoch=2099-01-01'";
+  expect_one_error_line(run("gen --layout " + layout), 1, "before layout custom's epoch 2099-01-01");
+  const Ran planned = run("layout " + layout);
+  EXPECT_EQ(planned.exit_code, 0);
+  EXPECT_NE(planned.out.find("epoch 2099-01-01T00:00:00.000Z is in the future"), std::string::npos) << planned.out;
+}
+
+// A run that will take more than a few seconds at the layout's cap says so on a
+// terminal (script(1) gives it one; the run is stopped after a second).
+TEST_F(Cli, ASlowRunSaysHowLongItWillTakeOnATerminal) {
+  const std::string command = "timeout -s INT 1 " IDFORGE_CLI_PATH " gen --data-dir '" + (dir_ / "state").string() +
+                              "' --layout sonyflake -n 1000000 >/dev/null";
+  const fs::path transcript = dir_ / "transcript";
+  const std::string script = "script -qec \"" + command + "\" '" + transcript.string() + "' >/dev/null 2>&1";
+  ASSERT_GE(std::system(script.c_str()), 0);
+  const std::string said = testing::slurp(transcript);
+  EXPECT_NE(said.find("1000000 IDs at layout sonyflake's cap of 25600 per second take about 39 s"), std::string::npos)
+      << said;
+  EXPECT_NE(said.find("stopped by SIGINT"), std::string::npos) << said;
+}
+
 TEST_F(Cli, AHeldNodeIsAClearFailure) {
   auto held = FileReservation::acquire(dir_ / "state", Layout::twitter(), 37);
   ASSERT_TRUE(held);

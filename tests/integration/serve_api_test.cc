@@ -162,6 +162,7 @@ TEST_F(ServeApi, InfoDescribesTheNodeAndItsReservation) {
   EXPECT_EQ(info["capacity"]["ids_per_tick"], 4096);
   EXPECT_EQ(info["capacity"]["max_count"], 10000);
   EXPECT_TRUE(info["reserved_until"].is_null()) << "nothing is reserved before the first ID";
+  EXPECT_FALSE(info["version"].get<std::string>().empty());
   EXPECT_EQ(info["ready"], true);
   ASSERT_EQ(c.get("/v1/next").status, 200);
   const json after = json::parse(c.get("/v1/info").body);
@@ -186,9 +187,14 @@ TEST_F(ServeApi, MetricsCountIdsRequestsAndTheReservation) {
         "idforge_http_request_duration_seconds_count{route=\"/v1/next\"} 3\n", "idforge_lease_held 1\n",
         "idforge_generator_overflows_total", "idforge_generator_waits_total", "idforge_generator_refusals_total 0\n",
         "idforge_lead_seconds", "idforge_reservation_headroom_seconds", "idforge_layout_seconds_remaining",
-        "idforge_connections_open 1\n"}) {
+        "idforge_connections_open 1\n", "idforge_ready 1\n", "idforge_build_info{version=\""}) {
     EXPECT_NE(m.find(expected), std::string::npos) << expected << " missing from:\n" << m;
   }
+  // Regression: floats printed with 17 digits (0.59099999999999997 for 0.591).
+  const std::string headroom = "\nidforge_reservation_headroom_seconds ";
+  const std::string value = m.substr(m.find(headroom) + headroom.size(), m.find('\n', m.find(headroom) + 1) -
+                                                                            m.find(headroom) - headroom.size());
+  EXPECT_LE(value.size(), 6u) << value;
 }
 
 TEST_F(ServeApi, HealthAndReadiness) {
@@ -232,6 +238,15 @@ TEST_F(ServeApi, EveryFlagIsAlsoAnEnvironmentVariable) {
   unsetenv("IDFORGE_NODE");
   HttpConnection c(server->port());
   EXPECT_EQ(json::parse(c.get("/v1/info").body)["node"], 12);
+}
+
+// Regression: --max-lead-ms 0 refused to start unless --max-count was lowered too.
+TEST_F(ServeApi, TheDefaultCountLimitFollowsTheLead) {
+  auto server = start({"--max-lead-ms", "0"});
+  HttpConnection c(server->port());
+  EXPECT_EQ(json::parse(c.get("/v1/info").body)["capacity"]["max_count"], 4096);
+  EXPECT_EQ(c.get("/v1/next?count=4096").status, 200);
+  EXPECT_EQ(c.get("/v1/next?count=4097").status, 400);
 }
 
 TEST_F(ServeApi, BadFlagsExitWithUsageAndOneLine) {
