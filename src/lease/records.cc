@@ -106,6 +106,23 @@ std::optional<std::string_view> value_of(std::string_view line, std::string_view
 
 std::optional<std::int64_t> parse_stamp(std::string_view text) { return parse_nonnegative(text); }
 
+// Reads `path` and sets `record`'s state and why for what the bytes alone show:
+// missing, or damaged (not a regular file, empty, truncated, a bad checksum).
+// Returns the checked body when there is one to parse; the record is then
+// damaged until its parser says otherwise.
+template <class Record>
+Result<std::optional<std::string>> read_body(const fs::path& path, Record& record) {
+  Result<Raw> raw = read_raw(path);
+  if (!raw) return raw.error();
+  if (!raw->text) {
+    record.state = raw->damaged.empty() ? RecordState::missing : RecordState::damaged;
+    record.why = raw->damaged;
+    return std::optional<std::string>();
+  }
+  record.state = RecordState::damaged;
+  return checked_body(*raw->text, record.why);
+}
+
 }  // namespace
 
 Error io_error(std::string_view what, const fs::path& path, int err) {
@@ -117,18 +134,11 @@ std::string mark_text(std::string_view space, std::uint64_t node, std::int64_t s
 }
 
 Result<MarkRecord> read_mark(const fs::path& path, std::string_view space, std::uint64_t node) {
-  Result<Raw> raw = read_raw(path);
-  if (!raw) return raw.error();
   MarkRecord mark;
-  if (!raw->text) {
-    mark.state = raw->damaged.empty() ? RecordState::missing : RecordState::damaged;
-    mark.why = raw->damaged;
-    return mark;
-  }
-  mark.state = RecordState::damaged;
-  std::optional<std::string> body = checked_body(*raw->text, mark.why);
-  if (!body) return mark;
-  const std::vector<std::string_view> lines = lines_of(*body);
+  Result<std::optional<std::string>> body = read_body(path, mark);
+  if (!body) return body.error();
+  if (!*body) return mark;
+  const std::vector<std::string_view> lines = lines_of(**body);
   if (lines.size() != 5 || lines[0] != kMarkMagic) {
     mark.why = "not an idforge mark of this version";
     return mark;
@@ -160,18 +170,11 @@ std::string floor_text(std::string_view space, const std::map<std::uint64_t, std
 }
 
 Result<FloorRecord> read_floor(const fs::path& path, std::string_view space) {
-  Result<Raw> raw = read_raw(path);
-  if (!raw) return raw.error();
   FloorRecord floor;
-  if (!raw->text) {
-    floor.state = raw->damaged.empty() ? RecordState::missing : RecordState::damaged;
-    floor.why = raw->damaged;
-    return floor;
-  }
-  floor.state = RecordState::damaged;
-  std::optional<std::string> body = checked_body(*raw->text, floor.why);
-  if (!body) return floor;
-  const std::vector<std::string_view> lines = lines_of(*body);
+  Result<std::optional<std::string>> body = read_body(path, floor);
+  if (!body) return body.error();
+  if (!*body) return floor;
+  const std::vector<std::string_view> lines = lines_of(**body);
   if (lines.size() < 2 || lines[0] != kFloorMagic || value_of(lines[1], "space") != space) {
     floor.why = cat("not the floor of ", space);
     return floor;

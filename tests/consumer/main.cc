@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include <idforge/generator.h>
+#include <idforge/version.h>
 
 int main() {
   idforge::SystemClock clock;
@@ -15,6 +16,7 @@ int main() {
   auto a = (*generator)->next();
   auto b = (*generator)->next();
   if (!a || !b || !(*a < *b)) return 1;
-  std::printf("consumer: %llu < %llu\n", static_cast<unsigned long long>(*a), static_cast<unsigned long long>(*b));
+  std::printf("consumer of idforge %s: %llu < %llu\n", IDFORGE_VERSION, static_cast<unsigned long long>(*a),
+              static_cast<unsigned long long>(*b));
   return 0;
 }

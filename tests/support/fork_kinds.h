@@ -17,16 +17,7 @@ enum class ForkKind { libc_fork, underscore_fork, raw_clone };
 
 inline constexpr ForkKind kForkKinds[] = {ForkKind::libc_fork, ForkKind::underscore_fork, ForkKind::raw_clone};
 
-inline std::string name_of(ForkKind kind) {
-  switch (kind) {
-    case ForkKind::libc_fork: return "fork()";
-    case ForkKind::underscore_fork: return "_Fork()";
-    case ForkKind::raw_clone: return "the clone system call";
-  }
-  return "?";
-}
-
-// A test-name-friendly name, for parameterised tests.
+// The kind as a name for tests and their traces.
 inline std::string param_name(ForkKind kind) {
   switch (kind) {
     case ForkKind::libc_fork: return "Fork";

@@ -393,7 +393,7 @@ TEST(Generator, RefusesInvalidOptions) {
 // and continued the parent's sequence.
 TEST(Generator, AChildOfAnyKindOfForkRefusesToContinueTheParentsSequence) {
   for (testing::ForkKind kind : testing::kForkKinds) {
-    SCOPED_TRACE(testing::name_of(kind));
+    SCOPED_TRACE(testing::param_name(kind));
     Rig rig;
     const std::uint64_t before = rig.next();
     const pid_t pid = testing::fork_by(kind);
