@@ -4,9 +4,9 @@
 // A Generator hands out IDs of one layout for the node its Reservation holds. It
 // guarantees, for as long as the reservation's store keeps its promise:
 //
-//   - Uniqueness across holders: every stamp is at most the reserved instant made
-//     durable before the stamp was issued, and the generator starts after its
-//     predecessor's reservation (docs/ARCHITECTURE.md, "How uniqueness is kept").
+//   - Uniqueness across holders: every stamp is at most the reserved stamp made
+//     durable before it was issued, and the generator starts after the largest
+//     stamp its predecessors reserved (docs/ARCHITECTURE.md, "How uniqueness is kept").
 //   - Strict order inside the node: every ID is larger than every ID handed out
 //     before it by this generator, across threads, next() and next_batch()
 //     (rule 2). Nothing about the clock can break either guarantee.
@@ -47,7 +47,8 @@
 //     with acquire. An entry is valid only while clock.cycles() < its deadline,
 //     which was computed from a counter reading taken before the wall reading.
 //   - `limit_tick_` (reserved tick, capped at the layout's end) is raised with
-//     release under `renew_mutex_` only after the reservation is durable.
+//     release under `renew_mutex_` only after the reservation is durable, and
+//     dropped to -1 (nothing passes) when the reservation reports the node lost.
 //
 // Failure: every error is a typed Result (see result.h). In a child process —
 // made by fork(), glibc's _Fork() or a raw clone or fork system call alike (the
