@@ -4,8 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common.h"
-#include "idforge/encoding.h"
-#include "idforge/time_text.h"
+#include "server/api.h"
 
 namespace idforge::cli {
 namespace {
@@ -20,24 +19,18 @@ struct RangeOptions {
 int run_range(const RangeOptions& options) {
   Result<Layout> layout = Layout::parse(options.layout);
   if (!layout) return fail(layout.error());
-  Result<std::int64_t> from = parse_instant(options.from);
-  if (!from) return fail(from.error());
-  Result<std::int64_t> to = options.to.empty() ? from : parse_instant(options.to);
-  if (!to) return fail(to.error());
-  Result<IdRange> ids = layout->id_range(*from, *to);
-  if (!ids) return fail(ids.error());
+  const std::optional<std::string_view> to =
+      options.to.empty() ? std::nullopt : std::optional<std::string_view>(options.to);
+  Result<nlohmann::ordered_json> range = detail::range_json(*layout, options.from, to);
+  if (!range) return fail(range.error());
   Output out;
   if (options.json) {
-    nlohmann::ordered_json j;
-    j["layout"] = std::string(layout->name());
-    j["from"] = format_utc_ms(*from);
-    j["to"] = format_utc_ms(*to);
-    j["min_id"] = encode(ids->min, Encoding::decimal);
-    j["max_id"] = encode(ids->max, Encoding::decimal);
-    out.append(j.dump() + "\n");
+    out.append(range->dump() + "\n");
   } else {
-    out.append("from    " + format_utc_ms(*from) + "\nto      " + format_utc_ms(*to) + "\nmin_id  " +
-               encode(ids->min, Encoding::decimal) + "\nmax_id  " + encode(ids->max, Encoding::decimal) + "\n");
+    for (const char* key : {"from", "to", "min_id", "max_id"}) {
+      const std::string name(key);
+      out.append(name + std::string(8 - name.size(), ' ') + (*range)[name].get<std::string>() + "\n");
+    }
   }
   return out.flush() ? kExitOk : kExitFailure;
 }

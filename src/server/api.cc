@@ -52,6 +52,21 @@ void put_json(HttpResponse& response, const nlohmann::ordered_json& j) {
 
 }  // namespace
 
+Result<nlohmann::ordered_json> range_json(const Layout& layout, std::string_view from_text,
+                                          std::optional<std::string_view> to_text) {
+  Result<std::int64_t> from = parse_instant(from_text);
+  if (!from) return from.error();
+  Result<std::int64_t> to = to_text ? parse_instant(*to_text) : from;
+  if (!to) return to.error();
+  Result<IdRange> ids = layout.id_range(*from, *to);
+  if (!ids) return ids.error();
+  return nlohmann::ordered_json{{"layout", std::string(layout.name())},
+                                {"from", format_utc_ms(*from)},
+                                {"to", format_utc_ms(*to)},
+                                {"min_id", encode(ids->min, Encoding::decimal)},
+                                {"max_id", encode(ids->max, Encoding::decimal)}};
+}
+
 Api::Api(IdService& ids, Metrics& metrics, Clock& clock, std::size_t loops)
     : ids_(ids), metrics_(metrics), clock_(clock), scratch_(loops) {}
 
@@ -187,18 +202,9 @@ void Api::range(std::string_view query, HttpResponse& response) {
     return fail(response, 400, to_string(Errc::invalid_argument),
                 "give from= (and to=): UTC instants such as 2026-01-01T00:00:00Z, or Unix milliseconds");
   }
-  Result<std::int64_t> from = parse_instant(*from_text);
-  if (!from) return fail(response, from.error());
-  Result<std::int64_t> to = q->get("to") ? parse_instant(*q->get("to")) : from;
-  if (!to) return fail(response, to.error());
-  const Layout& layout = ids_.layout();
-  Result<IdRange> ids = layout.id_range(*from, *to);
-  if (!ids) return fail(response, ids.error());
-  put_json(response, {{"layout", std::string(layout.name())},
-                      {"from", format_utc_ms(*from)},
-                      {"to", format_utc_ms(*to)},
-                      {"min_id", encode(ids->min, Encoding::decimal)},
-                      {"max_id", encode(ids->max, Encoding::decimal)}});
+  Result<nlohmann::ordered_json> range = range_json(ids_.layout(), *from_text, q->get("to"));
+  if (!range) return fail(response, range.error());
+  put_json(response, *range);
 }
 
 void Api::info(HttpResponse& response) {

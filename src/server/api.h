@@ -24,12 +24,21 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "idforge/clock.h"
 #include "server/http_server.h"
 #include "server/id_service.h"
 #include "server/metrics.h"
 
 namespace idforge::detail {
+
+// The answer of GET /v1/range and `idforge range --json`: {layout, from, to,
+// min_id, max_id} for the instants `from` and `to` (Default: `from`), given as
+// Unix milliseconds or UTC dates. invalid_argument for a bad instant, a span that
+// ends before it starts, or one outside the layout's lifetime.
+Result<nlohmann::ordered_json> range_json(const Layout& layout, std::string_view from,
+                                          std::optional<std::string_view> to);
 
 class Api final : public HttpHandler {
  public:
