@@ -12,6 +12,7 @@ packages=(
   g++ cmake ninja-build           # toolchain
   libcli11-dev nlohmann-json3-dev # CLI parsing, JSON output
   libboost-dev                    # Boost.Asio and Beast (1.74): the HTTP service
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc  # cluster mode (etcd's gRPC API)
 )
 case "${1:-}" in
   "") ;;
@@ -23,6 +24,8 @@ case "${1:-}" in
       clang-14 libfuzzer-14-dev       # fuzz targets
       python3                         # cross-checks UUIDs with Python's uuid module
       wrk nginx-light redis-server redis-tools  # service benchmarks and their peers
+      etcd-server etcd-client         # cluster tests run real etcd members
+      nftables iproute2 openssl       # partition tests (network namespaces), TLS test certificates
     )
     ;;
   *)

@@ -61,6 +61,7 @@
 #include <vector>
 
 #include "idforge/layout.h"
+#include "idforge/node_space.h"
 #include "idforge/reservation.h"
 
 namespace idforge {
@@ -68,21 +69,6 @@ namespace idforge {
 namespace detail {
 class HostLock;
 }  // namespace detail
-
-// The ID space a reservation's node numbers belong to.
-struct NodeSpace {
-  // A layout's space: "snowflake-" and its geometry. Implicit, so a Layout can be
-  // passed wherever a space is asked for.
-  NodeSpace(const Layout& layout);  // NOLINT(google-explicit-constructor)
-  NodeSpace(std::string space_name, int bits, std::string layout_spec)
-      : name(std::move(space_name)), node_bits(bits), layout(std::move(layout_spec)) {}
-  // flake-128's 48-bit workers (flake128.h).
-  static NodeSpace flake128();
-
-  std::string name;    // The space and its folder: "snowflake-node10-seq12", "flake128".
-  int node_bits = 0;   // Nodes are 0 .. 2^node_bits - 1.
-  std::string layout;  // The holder's layout spec, recorded in marks for people.
-};
 
 class FileReservation final : public Reservation {
  public:

@@ -49,6 +49,12 @@
 //   - `limit_tick_` (reserved tick, capped at the layout's end) is raised with
 //     release under `renew_mutex_` only after the reservation is durable, and
 //     dropped to -1 (nothing passes) when the reservation reports the node lost.
+//   - The reservation's Fence (a lease's deadline), when it has one, is checked at
+//     every clock reading (at least every millisecond). Once it has passed,
+//     `fenced_` is set and `limit_tick_` dropped to -1 (sequentially consistent
+//     stores); an extension stores its new limit and then loads `fenced_`, so
+//     whichever comes second in the total order leaves the limit at -1. The next
+//     claim then takes the slow path, which stops the generator for good.
 //
 // Failure: every error is a typed Result (see result.h). In a child process —
 // made by fork(), glibc's _Fork() or a raw clone or fork system call alike (the
@@ -212,6 +218,10 @@ class Generator {
   // Stops issuing for good because the reservation says the node is lost.
   // REQUIRES: renew_mutex_ held.
   void lose(const Error& error);
+  // Whether the reservation's fence has passed (set from read_clock), and the error
+  // it is lost with.
+  bool fence_passed() const { return fenced_.load(std::memory_order_seq_cst); }
+  Error fence_error() const;
   Error refuse(Errc code, std::string message);
 
   // Fixed at creation.
@@ -228,6 +238,7 @@ class Generator {
   const std::int64_t max_wait_ns_;
   const std::int64_t reserve_ahead_ticks_;
   const std::uint64_t fork_generation_;
+  const Fence* const fence_;
   std::uint64_t initial_state_ = 0;
   std::optional<std::int64_t> inherited_stamp_;
 
@@ -249,6 +260,7 @@ class Generator {
   std::atomic<std::int64_t> furthest_wall_ns_{INT64_MIN};
   std::atomic<bool> regressed_{false};
   std::atomic<bool> lost_{false};
+  std::atomic<bool> fenced_{false};
 
   // Renewal and shutdown.
   std::mutex renew_mutex_;

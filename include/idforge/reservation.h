@@ -20,18 +20,55 @@
 //     error — for tests, and for library users who restart rarely and accept that a
 //     restart with the clock stepped back can repeat IDs.
 //   - FileReservation (file_reservation.h): fsync'd marks and a lock on one host.
+//   - EtcdReservation (etcd_reservation.h): marks in etcd, changed only by
+//     transactions that check the holder still owns the node's lease; many hosts.
+//
+// A source whose ownership lapses with time (a lease) also gives a Fence: a
+// deadline on the boot clock after which its generator issues nothing more.
+// Uniqueness never rests on it — the durable mark bounds every stamp — but a
+// holder that stops at its fence stops before a successor can start, which keeps
+// IDs in order across the handover and turns a lost lease into a clear refusal.
 //
 // Thread safety: a Generator calls these methods under its own mutex; a source need
-// not be thread-safe itself.
+// not be thread-safe itself. A Fence is read and moved from any thread.
 #ifndef IDFORGE_RESERVATION_H_
 #define IDFORGE_RESERVATION_H_
 
+#include <atomic>
 #include <cstdint>
+#include <limits>
 #include <optional>
 
 #include "idforge/result.h"
 
 namespace idforge {
+
+// A deadline on the boot clock (Clock::boot_ns) that a lease moves forward each
+// time it is renewed. Once dropped (the lease is lost) it stays in the past: a
+// dropped fence never moves again.
+class Fence {
+ public:
+  // A fence that has not been set is already passed.
+  Fence() = default;
+
+  // The instant, in boot-clock nanoseconds, from which nothing may be issued.
+  std::int64_t deadline_boot_ns() const { return deadline_.load(std::memory_order_acquire); }
+  // True when the boot clock reads `now_boot_ns` at or past the deadline.
+  bool passed(std::int64_t now_boot_ns) const { return now_boot_ns >= deadline_boot_ns(); }
+  // Moves the deadline to `boot_ns` unless the fence was dropped.
+  void move_to(std::int64_t boot_ns) {
+    std::int64_t cur = deadline_.load(std::memory_order_relaxed);
+    while (cur != kDropped && !deadline_.compare_exchange_weak(cur, boot_ns, std::memory_order_acq_rel)) {
+    }
+  }
+  // Puts the deadline in the past for good.
+  void drop() { deadline_.store(kDropped, std::memory_order_release); }
+  bool dropped() const { return deadline_boot_ns() == kDropped; }
+
+ private:
+  static constexpr std::int64_t kDropped = std::numeric_limits<std::int64_t>::min();
+  std::atomic<std::int64_t> deadline_{kDropped + 1};
+};
 
 class Reservation {
  public:
@@ -54,6 +91,12 @@ class Reservation {
   // or inherited, or nullopt when there is neither (what is recorded stays) — and
   // gives the node up. After release, extend() fails with lease_lost.
   virtual Result<void> release(std::optional<std::int64_t> final_stamp) = 0;
+
+  // The fence of a source whose ownership lapses with time, or nullptr (Default)
+  // when it lasts until released. The generator reads it at least every
+  // millisecond and, once it has passed, stops for good (lease_lost). REQUIRES:
+  // the fence outlives the reservation.
+  virtual const Fence* fence() const { return nullptr; }
 };
 
 // A reservation kept in memory only (see the caveat above).

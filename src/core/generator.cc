@@ -43,6 +43,7 @@ Generator::Generator(const GeneratorOptions& options, Clock& clock, Reservation&
       max_wait_ns_(options.max_wait_ms * kNsPerMs),
       reserve_ahead_ticks_(std::max<std::int64_t>(1, (options.reserve_ahead_ms + layout_.tick_ms() - 1) / layout_.tick_ms())),
       fork_generation_(current_fork_generation()),
+      fence_(reservation.fence()),
       inherited_stamp_(reservation.inherited_stamp()) {
   // A successor starts after the largest stamp its predecessors may have issued.
   if (inherited_stamp_) {
@@ -108,6 +109,10 @@ void Generator::account(std::uint64_t cur, std::uint64_t first, std::uint64_t en
 Generator::Reading Generator::read_clock() {
   const std::uint64_t cycles = clock_.cycles();
   const std::int64_t wall_ns = clock_.wall_ns();
+  if (fence_ != nullptr && !fenced_.load(std::memory_order_relaxed) && fence_->passed(clock_.boot_ns())) {
+    fenced_.store(true, std::memory_order_seq_cst);
+    limit_tick_.store(-1, std::memory_order_seq_cst);
+  }
 
   // Rollback detection: count each episode of reading behind the furthest reading.
   std::int64_t furthest = furthest_wall_ns_.load(std::memory_order_relaxed);
@@ -160,8 +165,9 @@ Result<std::uint64_t> Generator::take_slow(std::uint64_t n) {
     const Reading now = read_clock();
     std::uint64_t cur = state_.load(std::memory_order_relaxed);
     if (cur >= kClosed) return refuse(Errc::lease_lost, "the generator is closed and its node released");
-    if (lost_.load(std::memory_order_acquire)) {
+    if (lost_.load(std::memory_order_acquire) || fence_passed()) {
       std::lock_guard lock(renew_mutex_);
+      if (!lost_.load(std::memory_order_relaxed)) lose(fence_error());
       return refuse(lost_error_->code(), lost_error_->message());
     }
     const std::uint64_t floor = now.tick > 0 ? static_cast<std::uint64_t>(now.tick) << seq_bits_ : 0;
@@ -230,6 +236,7 @@ std::int64_t Generator::last_issued_tick() const {
 }
 
 Result<void> Generator::extend_locked(std::int64_t min_tick) {
+  if (!lost_.load(std::memory_order_relaxed) && fence_passed()) lose(fence_error());
   if (lost_.load(std::memory_order_relaxed)) return *lost_error_;
   const std::int64_t now_tick = layout_.tick_at_unix_ms(floor_div(clock_.wall_ns(), kNsPerMs));
   // Reserve ahead of the clock; when stamps run further ahead than that, only a
@@ -242,13 +249,23 @@ Result<void> Generator::extend_locked(std::int64_t min_tick) {
     return r;
   }
   reserved_tick_ = until;
-  limit_tick_.store(until, std::memory_order_release);
+  limit_tick_.store(until, std::memory_order_seq_cst);
+  if (fence_passed()) {
+    lose(fence_error());
+    return *lost_error_;
+  }
   return {};
+}
+
+Error Generator::fence_error() const {
+  return Error(Errc::lease_lost,
+               cat("node ", node_, ": the lease on the node lapsed (its deadline passed without a confirmed renewal, "
+                   "or the lease was reported lost), so another holder may take the node; stopped issuing on it"));
 }
 
 void Generator::lose(const Error& error) {
   lost_error_ = error;
-  limit_tick_.store(-1, std::memory_order_release);
+  limit_tick_.store(-1, std::memory_order_seq_cst);
   lost_.store(true, std::memory_order_release);
 }
 
@@ -257,6 +274,10 @@ Result<void> Generator::renew() {
   if (closed_) return Error(Errc::lease_lost, "the generator is closed and its node released");
   if (fork_generation_ != current_fork_generation()) {
     return Error(Errc::lease_lost, "this process forked after the generator was created");
+  }
+  if (fence_ != nullptr && !lost_.load(std::memory_order_relaxed)) {
+    (void)read_clock();  // Notices a passed fence even while nothing is asked for.
+    if (fence_passed()) lose(fence_error());
   }
   if (lost_.load(std::memory_order_relaxed)) return *lost_error_;
   const std::int64_t last_tick = last_issued_tick();

@@ -186,11 +186,6 @@ struct FileReservation::Attempt {
   bool damaged = false;  // Refused for a record that leaves the node's past unknown.
 };
 
-NodeSpace::NodeSpace(const Layout& of)
-    : name("snowflake-" + of.geometry()), node_bits(of.node_bits()), layout(of.spec()) {}
-
-NodeSpace NodeSpace::flake128() { return NodeSpace("flake128", 48, "flake128"); }
-
 FileReservation::FileReservation() = default;
 
 fs::path FileReservation::space_dir(const fs::path& dir, const NodeSpace& space) { return dir / space.name; }

@@ -414,5 +414,73 @@ TEST(Generator, AChildOfAnyKindOfForkRefusesToContinueTheParentsSequence) {
   }
 }
 
+// A reservation whose ownership lapses at a fence, as a lease's does.
+class FencedReservation final : public Reservation {
+ public:
+  std::uint64_t node() const override { return 5; }
+  std::optional<std::int64_t> inherited_stamp() const override { return std::nullopt; }
+  Result<void> extend(std::int64_t) override {
+    ++extensions;
+    return {};
+  }
+  Result<void> release(std::optional<std::int64_t>) override { return {}; }
+  const Fence* fence() const override { return &fence_; }
+
+  Fence fence_;
+  int extensions = 0;
+};
+
+TEST(GeneratorFence, IssuesBeforeTheFenceAndNothingFromItOn) {
+  ManualClock clock(kStartMs * kNsPerMs, /*boot_ns=*/0);
+  FencedReservation reservation;
+  reservation.fence_.move_to(10 * kNsPerMs);  // 10 ms of boot time.
+  auto generator = Generator::create({}, clock, reservation);
+  ASSERT_TRUE(generator);
+  ASSERT_TRUE((*generator)->next());
+  clock.advance_ms(9);
+  ASSERT_TRUE((*generator)->next()) << "before the fence";
+  clock.advance_ms(1);
+  Result<std::uint64_t> at = (*generator)->next();
+  ASSERT_FALSE(at) << "at the fence, within the reservation and the clock's tick";
+  EXPECT_EQ(at.error().code(), Errc::lease_lost);
+  std::vector<std::uint64_t> batch(10);
+  EXPECT_EQ((*generator)->next_batch(batch).error().code(), Errc::lease_lost);
+  // A fence moved later does not bring a lost generator back.
+  reservation.fence_.move_to(1'000 * kNsPerMs);
+  EXPECT_EQ((*generator)->next().error().code(), Errc::lease_lost);
+  EXPECT_EQ((*generator)->renew().error().code(), Errc::lease_lost);
+}
+
+TEST(GeneratorFence, ADroppedFenceStopsTheGeneratorAtTheNextCall) {
+  ManualClock clock(kStartMs * kNsPerMs, 0);
+  FencedReservation reservation;
+  reservation.fence_.move_to(1'000 * kNsPerMs);
+  auto generator = Generator::create({}, clock, reservation);
+  ASSERT_TRUE(generator);
+  ASSERT_TRUE((*generator)->next());
+  reservation.fence_.drop();
+  // The tick cache may still hold this millisecond's reading; the next reading sees it.
+  clock.advance_ms(1);
+  EXPECT_EQ((*generator)->next().error().code(), Errc::lease_lost);
+  EXPECT_TRUE(reservation.fence_.dropped());
+  reservation.fence_.move_to(5'000 * kNsPerMs);
+  EXPECT_TRUE(reservation.fence_.dropped()) << "a dropped fence stays dropped";
+}
+
+TEST(GeneratorFence, RenewalNoticesAPassedFenceWhileNothingIsAskedFor) {
+  ManualClock clock(kStartMs * kNsPerMs, 0);
+  FencedReservation reservation;
+  reservation.fence_.move_to(100 * kNsPerMs);
+  auto generator = Generator::create({}, clock, reservation);
+  ASSERT_TRUE(generator);
+  ASSERT_TRUE((*generator)->next());
+  const int extensions = reservation.extensions;
+  clock.advance_ms(900);
+  Result<void> renewed = (*generator)->renew();
+  ASSERT_FALSE(renewed);
+  EXPECT_EQ(renewed.error().code(), Errc::lease_lost);
+  EXPECT_EQ(reservation.extensions, extensions) << "nothing is reserved past the fence";
+}
+
 }  // namespace
 }  // namespace idforge

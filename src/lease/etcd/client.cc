@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "lease/etcd/client.h"
+
+#include <algorithm>
+#include <thread>
+
+#include "core/text.h"
+
+namespace idforge {
+namespace {
+
+using detail::cat;
+using Deadline = EtcdClient::Impl::Deadline;
+
+constexpr std::chrono::milliseconds kCyclePause{100};
+
+struct ParsedUrl {
+  bool tls = false;
+  std::string target;  // host:port, as gRPC resolves it.
+};
+
+Result<ParsedUrl> parse_url(const std::string& url) {
+  ParsedUrl out;
+  std::string_view rest = url;
+  if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  } else if (rest.starts_with("https://")) {
+    rest.remove_prefix(8);
+    out.tls = true;
+  } else {
+    return Error(Errc::invalid_argument,
+                 cat("etcd endpoint '", url, "' must start with http:// or https:// (such as http://127.0.0.1:2379)"));
+  }
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  const std::size_t colon = rest.rfind(':');
+  const bool bracketed = !rest.empty() && rest.front() == '[';
+  const bool has_port = colon != std::string_view::npos && (!bracketed || colon > rest.find(']'));
+  const std::string_view port = has_port ? rest.substr(colon + 1) : std::string_view();
+  const std::string_view host = has_port ? rest.substr(0, colon) : rest;
+  const bool port_ok = !port.empty() && port.size() <= 5 &&
+                       std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+                       std::stoul(std::string(port)) <= 65535;
+  const bool host_ok = !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']';
+  });
+  if (!port_ok || !host_ok) {
+    return Error(Errc::invalid_argument,
+                 cat("etcd endpoint '", url, "' must be SCHEME://HOST:PORT with no path (such as http://10.0.0.1:2379)"));
+  }
+  out.target = std::string(host) + ":" + std::string(port);
+  return out;
+}
+
+// The kind of a failure, for metrics, and whether another member may answer.
+struct Kind {
+  const char* name;
+  bool try_next;
+  Errc code;
+};
+
+Kind kind_of(const grpc::Status& status) {
+  const std::string& m = status.error_message();
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      return {"unavailable", true, Errc::unavailable};
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return {"timeout", true, Errc::unavailable};
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return {"auth", false, Errc::invalid_argument};
+    case grpc::StatusCode::NOT_FOUND:
+      return {"not_found", false, Errc::lease_lost};
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      if (m.find("authentication") != std::string::npos || m.find("auth") != std::string::npos) {
+        return {"auth", false, Errc::invalid_argument};
+      }
+      return {"rejected", false, Errc::invalid_argument};
+    default:
+      return {"other", false, Errc::unavailable};
+  }
+}
+
+bool token_expired(const grpc::Status& status) {
+  return status.error_message().find("invalid auth token") != std::string::npos;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<EtcdClient::Impl>> EtcdClient::Impl::create(const EtcdOptions& options, EtcdObserver observer) {
+  if (options.endpoints.empty()) {
+    return Error(Errc::invalid_argument, "no etcd endpoint given; give --etcd URL[,URL…] such as http://127.0.0.1:2379");
+  }
+  if (options.call_timeout_ms < 100 || options.call_timeout_ms > 60'000) {
+    return Error(Errc::invalid_argument, cat("etcd call timeout ", options.call_timeout_ms, " ms is outside 100 to 60000"));
+  }
+  if (options.cert_pem.empty() != options.key_pem.empty()) {
+    return Error(Errc::invalid_argument, "an etcd client certificate needs its key, and a key its certificate: give "
+                                         "both --etcd-cert and --etcd-key, or neither");
+  }
+  std::unique_ptr<Impl> impl(new Impl());
+  impl->urls_ = options.endpoints;
+  impl->call_timeout_ = std::chrono::milliseconds(options.call_timeout_ms);
+  impl->user_ = options.user;
+  impl->password_ = options.password;
+  impl->observer_ = std::move(observer);
+  std::optional<bool> tls;
+  for (const std::string& url : options.endpoints) {
+    Result<ParsedUrl> parsed = parse_url(url);
+    if (!parsed) return parsed.error();
+    if (tls && *tls != parsed->tls) {
+      return Error(Errc::invalid_argument, "etcd endpoints mix http:// and https://; a cluster speaks one of them");
+    }
+    tls = parsed->tls;
+  }
+  const bool any_tls_file = !options.ca_cert_pem.empty() || !options.cert_pem.empty();
+  if (!*tls && any_tls_file) {
+    return Error(Errc::invalid_argument, "TLS certificates were given but the etcd endpoints are http://; use https:// "
+                                         "endpoints with --etcd-cacert, --etcd-cert and --etcd-key");
+  }
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (*tls) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options.ca_cert_pem;
+    ssl.pem_cert_chain = options.cert_pem;
+    ssl.pem_private_key = options.key_pem;
+    credentials = grpc::SslCredentials(ssl);
+  }
+  grpc::ChannelArguments args;
+  // Reconnect within a second after a member comes back, however long it was away.
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  for (const std::string& url : options.endpoints) {
+    Member m;
+    m.url = url;
+    m.channel = grpc::CreateCustomChannel(parse_url(url)->target, credentials, args);
+    m.kv = etcdserverpb::KV::NewStub(m.channel);
+    m.lease = etcdserverpb::Lease::NewStub(m.channel);
+    m.auth = etcdserverpb::Auth::NewStub(m.channel);
+    impl->members_.push_back(std::move(m));
+  }
+  if (!impl->user_.empty()) {
+    if (Result<void> auth = impl->authenticate(impl->default_deadline()); !auth) return auth.error();
+  }
+  return impl;
+}
+
+Deadline EtcdClient::Impl::default_deadline() const {
+  return std::chrono::steady_clock::now() + call_timeout_ * static_cast<int>(members_.size());
+}
+
+void EtcdClient::Impl::prepare(grpc::ClientContext& context, Deadline deadline, bool with_token) {
+  // gRPC takes deadlines on the system clock; ours are on the steady clock.
+  const auto now = std::chrono::steady_clock::now();
+  context.set_deadline(std::chrono::system_clock::now() + (std::min(deadline, now + call_timeout_) - now));
+  context.AddMetadata("hasleader", "true");
+  if (with_token) {
+    std::lock_guard lock(mutex_);
+    if (!token_.empty()) context.AddMetadata("token", token_);
+  }
+}
+
+Error EtcdClient::Impl::report(const char* what, const Member& member, const grpc::Status& status) {
+  const Kind kind = kind_of(status);
+  std::string message = cat("etcd ", what, " at ", member.url, " failed: ", status.error_message());
+  if (std::string_view(kind.name) == "auth") {
+    message += "; check --etcd-user and its password, and that the user's role may read and write the key prefix";
+  }
+  Error error(kind.code, std::move(message));
+  if (observer_.error) observer_.error(kind.name, error);
+  return error;
+}
+
+template <class Call>
+Result<void> EtcdClient::Impl::call(const char* what, Deadline deadline, Call&& run) {
+  std::size_t first;
+  {
+    std::lock_guard lock(mutex_);
+    first = current_;
+  }
+  bool reauthenticated = false;
+  std::optional<Error> last;
+  for (std::size_t tries = 0;; ++tries) {
+    if (tries > 0 && tries % members_.size() == 0) {
+      if (std::chrono::steady_clock::now() + kCyclePause >= deadline) break;
+      std::this_thread::sleep_for(kCyclePause);
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    const std::size_t index = (first + tries) % members_.size();
+    Member& member = members_[index];
+    grpc::ClientContext context;
+    prepare(context, deadline, true);
+    const grpc::Status status = run(member, context);
+    if (status.ok()) {
+      std::lock_guard lock(mutex_);
+      current_ = index;
+      return {};
+    }
+    if (!user_.empty() && !reauthenticated && token_expired(status)) {
+      reauthenticated = true;
+      if (Result<void> auth = authenticate(deadline); !auth) return auth;
+      --tries;  // The same member again, with the new token.
+      continue;
+    }
+    Error error = report(what, member, status);
+    if (!kind_of(status).try_next) return error;
+    last = std::move(error);
+  }
+  if (last) {
+    return Error(last->code(), cat(last->message(), " (no etcd member of ", members_.size(), " answered in time)"));
+  }
+  return Error(Errc::unavailable, cat("etcd ", what, ": no member answered in time"));
+}
+
+Result<void> EtcdClient::Impl::authenticate(Deadline deadline) {
+  etcdserverpb::AuthenticateRequest request;
+  request.set_name(user_);
+  request.set_password(password_);
+  etcdserverpb::AuthenticateResponse response;
+  // The token is not sent with Authenticate itself.
+  std::optional<Error> last;
+  for (std::size_t i = 0; i < members_.size() && std::chrono::steady_clock::now() < deadline; ++i) {
+    Member& member = members_[i];
+    grpc::ClientContext context;
+    prepare(context, deadline, false);
+    const grpc::Status status = member.auth->Authenticate(&context, request, &response);
+    if (status.ok()) {
+      std::lock_guard lock(mutex_);
+      token_ = response.token();
+      return {};
+    }
+    Error error = report("authentication", member, status);
+    if (!kind_of(status).try_next) {
+      return Error(Errc::invalid_argument, cat("etcd refused user '", user_, "': ", status.error_message(),
+                                               "; check --etcd-user and the password (--etcd-password-file or "
+                                               "IDFORGE_ETCD_PASSWORD)"));
+    }
+    last = std::move(error);
+  }
+  return last ? *last : Error(Errc::unavailable, "etcd authentication: no member answered in time");
+}
+
+Result<etcdserverpb::TxnResponse> EtcdClient::Impl::txn(const etcdserverpb::TxnRequest& request, Deadline deadline) {
+  etcdserverpb::TxnResponse response;
+  Result<void> done = call("transaction", deadline, [&](Member& m, grpc::ClientContext& context) {
+    response.Clear();
+    return m.kv->Txn(&context, request, &response);
+  });
+  if (!done) return done.error();
+  return response;
+}
+
+Result<etcdserverpb::RangeResponse> EtcdClient::Impl::range(const etcdserverpb::RangeRequest& request,
+                                                             Deadline deadline) {
+  etcdserverpb::RangeResponse response;
+  Result<void> done = call("range read", deadline, [&](Member& m, grpc::ClientContext& context) {
+    response.Clear();
+    return m.kv->Range(&context, request, &response);
+  });
+  if (!done) return done.error();
+  return response;
+}
+
+Result<etcdserverpb::LeaseGrantResponse> EtcdClient::Impl::grant(std::int64_t ttl_s, Deadline deadline) {
+  etcdserverpb::LeaseGrantRequest request;
+  request.set_ttl(ttl_s);
+  etcdserverpb::LeaseGrantResponse response;
+  Result<void> done = call("lease grant", deadline, [&](Member& m, grpc::ClientContext& context) {
+    response.Clear();
+    return m.lease->LeaseGrant(&context, request, &response);
+  });
+  if (!done) return done.error();
+  if (!response.error().empty()) return Error(Errc::unavailable, cat("etcd lease grant failed: ", response.error()));
+  return response;
+}
+
+Result<etcdserverpb::LeaseKeepAliveResponse> EtcdClient::Impl::keepalive(std::int64_t lease, Deadline deadline) {
+  etcdserverpb::LeaseKeepAliveRequest request;
+  request.set_id(lease);
+  etcdserverpb::LeaseKeepAliveResponse response;
+  // One round per stream: the stream's deadline bounds the read, so a member
+  // that accepts and never answers cannot hold the keeper past it.
+  Result<void> done = call("keepalive", deadline, [&](Member& m, grpc::ClientContext& context) {
+    response.Clear();
+    auto stream = m.lease->LeaseKeepAlive(&context);
+    if (stream->Write(request) && stream->Read(&response)) {
+      stream->WritesDone();
+      (void)stream->Finish();
+      return grpc::Status::OK;
+    }
+    stream->WritesDone();
+    grpc::Status status = stream->Finish();
+    return status.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "the keepalive stream closed") : status;
+  });
+  if (!done) return done.error();
+  return response;
+}
+
+Result<void> EtcdClient::Impl::revoke(std::int64_t lease, Deadline deadline) {
+  etcdserverpb::LeaseRevokeRequest request;
+  request.set_id(lease);
+  etcdserverpb::LeaseRevokeResponse response;
+  Result<void> done = call("lease revoke", deadline, [&](Member& m, grpc::ClientContext& context) {
+    return m.lease->LeaseRevoke(&context, request, &response);
+  });
+  if (!done && done.error().code() == Errc::lease_lost) return {};  // Already gone.
+  return done;
+}
+
+EtcdClient::EtcdClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EtcdClient::~EtcdClient() = default;
+
+Result<std::shared_ptr<EtcdClient>> EtcdClient::connect(const EtcdOptions& options, EtcdObserver observer) {
+  Result<std::unique_ptr<Impl>> impl = Impl::create(options, std::move(observer));
+  if (!impl) return impl.error();
+  return std::shared_ptr<EtcdClient>(new EtcdClient(std::move(*impl)));
+}
+
+const std::vector<std::string>& EtcdClient::endpoints() const { return impl_->endpoints(); }
+
+}  // namespace idforge

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+// EtcdClient::Impl: the calls idforge makes to etcd, over gRPC, with failover.
+//
+// One channel per endpoint. A call goes to the current member with a deadline of
+// call_timeout_ms; when the member does not answer (unavailable, deadline
+// exceeded), the call moves to the next member, until every member was tried or
+// the caller's deadline passes. An expired auth token is renewed once per call.
+// Every call carries `hasleader: true`, so a member cut off from its quorum
+// answers "no leader" instead of going silent.
+//
+// Thread safety: all methods may be called from any thread.
+#ifndef IDFORGE_LEASE_ETCD_CLIENT_H_
+#define IDFORGE_LEASE_ETCD_CLIENT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "idforge/etcd_reservation.h"
+#include "lease/etcd/rpc.grpc.pb.h"
+
+namespace idforge {
+
+class EtcdClient::Impl {
+ public:
+  using Deadline = std::chrono::steady_clock::time_point;
+
+  static Result<std::unique_ptr<Impl>> create(const EtcdOptions& options, EtcdObserver observer);
+
+  Result<etcdserverpb::TxnResponse> txn(const etcdserverpb::TxnRequest& request, Deadline deadline);
+  Result<etcdserverpb::RangeResponse> range(const etcdserverpb::RangeRequest& request, Deadline deadline);
+  Result<etcdserverpb::LeaseGrantResponse> grant(std::int64_t ttl_s, Deadline deadline);
+  // One round of the keepalive stream: sends {ID} and reads the answer.
+  Result<etcdserverpb::LeaseKeepAliveResponse> keepalive(std::int64_t lease, Deadline deadline);
+  // Revokes `lease`; a lease etcd no longer knows is not an error.
+  Result<void> revoke(std::int64_t lease, Deadline deadline);
+  Result<void> authenticate(Deadline deadline);
+
+  // A deadline call_timeout_ms × the number of endpoints from now: long enough for
+  // one try of every member.
+  Deadline default_deadline() const;
+  const std::vector<std::string>& endpoints() const { return urls_; }
+  std::chrono::milliseconds call_timeout() const { return call_timeout_; }
+
+ private:
+  struct Member {
+    std::string url;
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<etcdserverpb::KV::Stub> kv;
+    std::unique_ptr<etcdserverpb::Lease::Stub> lease;
+    std::unique_ptr<etcdserverpb::Auth::Stub> auth;
+  };
+
+  Impl() = default;
+
+  // Runs `call(member, context)` on members in turn, from the current one, until one
+  // answers or `deadline` passes. `what` names the call in errors.
+  template <class Call>
+  Result<void> call(const char* what, Deadline deadline, Call&& call);
+  void prepare(grpc::ClientContext& context, Deadline deadline, bool with_token);
+  Error report(const char* what, const Member& member, const grpc::Status& status);
+
+  std::vector<std::string> urls_;
+  std::vector<Member> members_;
+  std::chrono::milliseconds call_timeout_{2000};
+  std::string user_;
+  std::string password_;
+  EtcdObserver observer_;
+
+  std::mutex mutex_;
+  std::size_t current_ = 0;  // Guarded by mutex_.
+  std::string token_;        // Guarded by mutex_.
+};
+
+}  // namespace idforge
+
+#endif  // IDFORGE_LEASE_ETCD_CLIENT_H_
