@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common.h"
+#include "serve_cluster.h"
 #include "idforge/clock.h"
 #include "idforge/time_text.h"
 #include "idforge/version.h"
@@ -36,6 +37,7 @@ struct ServeOptions {
   std::size_t threads = std::max(1u, std::thread::hardware_concurrency());
   detail::HttpLimits limits;
   std::int64_t drain_timeout_ms = 10'000;
+  ClusterFlags cluster;
 };
 
 constexpr std::uint64_t kDefaultMaxCount = 10'000;
@@ -127,17 +129,11 @@ int run_serve(const ServeOptions& options) {
                                                     std::to_string((1ULL << layout->node_bits()) - 1)));
     }
   }
-  Result<DataDir> data_dir = resolve_data_dir(options.data_dir);
-  if (!data_dir) return fail_to_start(data_dir.error());
-
   detail::IdServiceOptions service;
-  service.data_dir = data_dir->path;
   service.generator.layout = *layout;
   service.generator.max_lead_ms = options.max_lead_ms;
   service.generator.max_wait_ms = options.max_wait_ms;
-  service.node = node;
-  service.first_node = nodes->first;
-  service.last_node = nodes->second;
+  service.wait_for_node = options.cluster.wait_for_node;
   const std::uint64_t max_batch = detail::IdService::max_batch(service.generator);
   service.max_count = options.max_count.value_or(std::min(kDefaultMaxCount, max_batch));
   if (service.max_count > max_batch) {
@@ -154,7 +150,23 @@ int run_serve(const ServeOptions& options) {
   }
   const sigset_t signals = block_signals();
   SystemClock clock;
-  Result<std::unique_ptr<detail::IdService>> ids = detail::IdService::start(service, clock);
+  const detail::NodeChoice choice{node, nodes->first, nodes->second};
+  const bool cluster = !options.cluster.etcd.empty();
+  // Cluster mode keeps nodes and marks in etcd: the data directory is not used.
+  std::optional<DataDir> data_dir;
+  std::unique_ptr<detail::NodeSource> source;
+  if (cluster) {
+    Result<std::unique_ptr<detail::NodeSource>> etcd =
+        etcd_source_from(options.cluster, Instance{*layout, choice, options.listen}, clock);
+    if (!etcd) return fail_to_start(etcd.error());
+    source = std::move(*etcd);
+  } else {
+    Result<DataDir> dir = resolve_data_dir(options.data_dir);
+    if (!dir) return fail_to_start(dir.error());
+    data_dir = *dir;
+    source = detail::file_source(dir->path, *layout, choice);
+  }
+  Result<std::unique_ptr<detail::IdService>> ids = detail::IdService::start(service, std::move(source), clock);
   if (!ids) return fail_to_start(ids.error());
   detail::Metrics metrics(options.threads);
   detail::Api api(**ids, metrics, clock, options.threads);
@@ -164,13 +176,15 @@ int run_serve(const ServeOptions& options) {
   log(LogLevel::info, "listening",
       {{"host", endpoint->host},
        {"port", (*server)->port()},
-       {"data_dir", data_dir->path},
+       {"source", cluster ? "etcd" : "files"},
+       {"data_dir", data_dir ? nlohmann::json(data_dir->path) : nlohmann::json()},
+       {"coordination", (*ids)->coordination()},
        {"layout", std::string(layout->name())},
        {"layout_spec", layout->spec()},
        {"node", (*ids)->node()},
        {"nodes", std::to_string(nodes->first) + "-" + std::to_string(nodes->second)},
        {"flake128_worker", (*ids)->flake128_worker()},
-       {"mark", (*ids)->mark_path().string()},
+       {"mark", (*ids)->mark()},
        {"inherited_stamp", (*ids)->inherited_stamp() ? nlohmann::json(*(*ids)->inherited_stamp()) : nlohmann::json()},
        {"max_lead_ms", options.max_lead_ms},
        {"max_wait_ms", options.max_wait_ms},
@@ -192,8 +206,10 @@ int run_serve(const ServeOptions& options) {
                       " connections; more get 503. Raise it (LimitNOFILE=, ulimit -Hn) for --max-connections " +
                       std::to_string(options.limits.max_connections)}});
   }
-  if (data_dir->warning) log(LogLevel::warn, "data directory", {{"note", *data_dir->warning}});
-  for (const std::string& note : (*ids)->notes()) log(LogLevel::warn, "data directory", {{"note", note}});
+  if (data_dir && data_dir->warning) log(LogLevel::warn, "data directory", {{"note", *data_dir->warning}});
+  for (const std::string& note : (*ids)->notes()) {
+    log(LogLevel::warn, cluster ? "etcd" : "data directory", {{"note", note}});
+  }
 
   int signal_number = 0;
   for (;;) {
@@ -215,7 +231,7 @@ int run_serve(const ServeOptions& options) {
       {{"node", (*ids)->node()},
        {"issued", stats.issued},
        {"connections_cut", cut},
-       {"final_reservation_written", (*ids)->mark_path().string()}});
+       {"final_reservation_written", (*ids)->mark()}});
   return kExitOk;
 }
 
@@ -246,6 +262,12 @@ Command add_serve(CLI::App& root) {
       "restart, even with the clock stepped back, starts after the last reserved\n"
       "instant. SIGTERM or SIGINT drains: in-flight requests are answered, then the\n"
       "final reservation is written and the node released.\n\n"
+      "Cluster mode (--etcd URL,…): instances on many machines lease their nodes from\n"
+      "etcd (docs/cluster.md). Each takes the node given, or the lowest free one of\n"
+      "--nodes, with a transaction that also reads the node's mark, and starts after\n"
+      "it whatever its clock says; it reserves time through transactions that check\n"
+      "it still owns the node, and stops issuing before its lease could expire\n"
+      "(503 until it has taken a node again). The data directory is not used.\n\n"
       "Every option can also be set by the environment variable named after it.\n"
       "Logs are JSON lines on standard error; the first says what was started.\n");
   app->add_option("--listen", options->listen, "HOST:PORT to listen on (port 0 picks a free port)")
@@ -309,9 +331,11 @@ Command add_serve(CLI::App& root) {
       ->envname("IDFORGE_DRAIN_TIMEOUT_MS")
       ->capture_default_str()
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{3'600'000}));
+  add_cluster_flags(*app, options->cluster);
   app->footer(
       "Exit codes: 0 stopped cleanly after a signal; 1 could not start (node held, address in\n"
-      "use, data directory) or could not release cleanly; 2 bad flags.");
+      "use, data directory, etcd unreachable) or could not release cleanly; 2 bad flags\n"
+      "(and etcd credentials refused).");
   return {app, [options] { return run_serve(*options); }};
 }
 

@@ -48,6 +48,10 @@ class Renewer {
   // The most recent renewal failure, or nullopt if the last renewal succeeded.
   std::optional<Error> last_error() const;
 
+  // Stops renewing and joins the thread (the destructor does the same).
+  // Idempotent; last_error() keeps its value.
+  void stop();
+
  private:
   void run();
 

@@ -9,13 +9,15 @@ Renewer::Renewer(Generator& generator, std::chrono::milliseconds period, OnChang
 Renewer::Renewer(std::function<Result<void>()> renew, std::chrono::milliseconds period, OnChange on_change)
     : renew_(std::move(renew)), period_(period), on_change_(std::move(on_change)), thread_([this] { run(); }) {}
 
-Renewer::~Renewer() {
+Renewer::~Renewer() { stop(); }
+
+void Renewer::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 std::optional<Error> Renewer::last_error() const {

@@ -225,6 +225,7 @@ void Api::info(HttpResponse& response) {
                          {"node", ids_.node()},
                          {"node_fields", fields},
                          {"flake128_worker", ids_.flake128_worker()},
+                         {"coordination", ids_.coordination()},
                          {"reserved_until", stats.reserved_until_unix_ms
                                                 ? nlohmann::ordered_json(format_utc_ms(*stats.reserved_until_unix_ms))
                                                 : nlohmann::ordered_json()},
@@ -274,6 +275,7 @@ void Api::metrics(HttpResponse& response) {
   append_family(out, "idforge_next_stamp_lead_seconds",
          "How far the next Snowflake stamp is ahead of the wall clock (past --max-lead-ms plus --max-wait-ms: not ready).",
          static_cast<double>(s.next_stamp_lead_ms) / 1000);
+  ids_.render_source_metrics(out);
   append_family(out, "idforge_layout_seconds_remaining", "Seconds until the layout's last tick.",
         static_cast<double>(ids_.layout().capacity().last_unix_ms - now_ms) / 1000);
   char text[128];

@@ -73,37 +73,75 @@ std::chrono::milliseconds renew_period(const GeneratorOptions& options) {
   return std::chrono::milliseconds(std::max<std::int64_t>(1, options.reserve_ahead_ms / 4));
 }
 
+// How often the supervisor looks at the current hold, and the longest pause
+// between tries to take a new one.
+constexpr std::chrono::milliseconds kSupervisePeriod{100};
+constexpr std::chrono::milliseconds kMaxRetakePause{2000};
+
 }  // namespace
+
+struct IdService::Generation {
+  std::unique_ptr<NodeHold> hold;
+  std::unique_ptr<Generator> generator;
+  std::unique_ptr<Flake128Generator> flake128;
+  std::unique_ptr<Renewer> renewer;
+  std::unique_ptr<Renewer> flake128_renewer;
+  bool closed = false;
+};
 
 std::uint64_t IdService::max_batch(const GeneratorOptions& options) {
   const std::int64_t lead_ticks = options.max_lead_ms / options.layout.tick_ms();
   return options.layout.capacity().ids_per_tick * static_cast<std::uint64_t>(lead_ticks + 1);
 }
 
-Result<std::unique_ptr<IdService>> IdService::start(const IdServiceOptions& options, Clock& clock) {
-  std::unique_ptr<IdService> s(new IdService());
-  s->max_count_ = options.max_count;
-  s->max_lead_ms_ = options.generator.max_lead_ms;
-  s->max_wait_ms_ = options.generator.max_wait_ms;
-  auto reservation = options.node
-                         ? FileReservation::acquire(options.data_dir, options.generator.layout, *options.node)
-                         : FileReservation::acquire_any(options.data_dir, options.generator.layout,
-                                                        options.first_node, options.last_node);
-  if (!reservation) return reservation.error();
-  s->reservation_ = std::move(*reservation);
-  auto generator = Generator::create(options.generator, clock, *s->reservation_);
-  if (!generator) return generator.error();
-  s->generator_ = std::move(*generator);
+IdService::IdService(const IdServiceOptions& options, std::unique_ptr<NodeSource> source, Clock& clock)
+    : layout_(options.generator.layout),
+      options_(options),
+      max_count_(options.max_count),
+      source_(std::move(source)),
+      clock_(clock) {}
 
-  auto worker = FileReservation::acquire_any(options.data_dir, NodeSpace::flake128(), 0, kAutoWorkers - 1);
-  if (!worker) return worker.error();
-  s->flake128_reservation_ = std::move(*worker);
-  const TimePolicy policy{.max_lead_ms = options.generator.max_lead_ms, .max_wait_ms = options.generator.max_wait_ms};
-  auto flake128 = Flake128Generator::create(policy, clock, *s->flake128_reservation_);
+Result<std::unique_ptr<IdService::Generation>> IdService::begin(std::unique_ptr<NodeHold> hold) {
+  auto g = std::make_unique<Generation>();
+  g->hold = std::move(hold);
+  auto generator = Generator::create(options_.generator, clock_, g->hold->node());
+  if (!generator) return generator.error();
+  g->generator = std::move(*generator);
+  const TimePolicy policy{.max_lead_ms = options_.generator.max_lead_ms, .max_wait_ms = options_.generator.max_wait_ms};
+  auto flake128 = Flake128Generator::create(policy, clock_, g->hold->worker());
   if (!flake128) return flake128.error();
-  s->flake128_ = std::move(*flake128);
+  g->flake128 = std::move(*flake128);
+  g->renewer = std::make_unique<Renewer>(*g->generator, renew_period(options_.generator),
+                                         log_renewals("snowflake node", g->generator->node()));
+  Flake128Generator& flakes = *g->flake128;
+  g->flake128_renewer = std::make_unique<Renewer>([&flakes] { return flakes.renew(); },
+                                                  renew_period(options_.generator),
+                                                  log_renewals("flake-128 worker", flakes.worker()));
+  return g;
+}
+
+Result<std::unique_ptr<IdService>> IdService::start(const IdServiceOptions& options, std::unique_ptr<NodeSource> source,
+                                                    Clock& clock) {
+  std::unique_ptr<IdService> s(new IdService(options, std::move(source), clock));
+  Result<std::unique_ptr<NodeHold>> hold = s->source_->take();
+  bool said_waiting = false;
+  while (!hold && options.wait_for_node && hold.error().code() == Errc::unavailable) {
+    if (!said_waiting) {
+      log(LogLevel::warn, "waiting for a free node", {{"source", s->source_->name()}, {"error", hold.error().message()}});
+      said_waiting = true;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    hold = s->source_->take();
+  }
+  if (!hold) return hold.error();
+  if (said_waiting) log(LogLevel::info, "free node found", {{"source", s->source_->name()}});
+  Result<std::unique_ptr<Generation>> first = s->begin(std::move(*hold));
+  if (!first) return first.error();
+  s->current_.store(first->get(), std::memory_order_release);
+  s->generations_.push_back(std::move(*first));
 
   Random& random = SystemRandom::instance();
+  const TimePolicy policy{.max_lead_ms = options.generator.max_lead_ms, .max_wait_ms = options.generator.max_wait_ms};
   auto ulid = UlidGenerator::create(policy, clock, random);
   if (!ulid) return ulid.error();
   s->ulid_ = std::move(*ulid);
@@ -117,20 +155,74 @@ Result<std::unique_ptr<IdService>> IdService::start(const IdServiceOptions& opti
   if (!ksuid) return ksuid.error();
   s->ksuid_ = std::move(*ksuid);
 
-  s->renewer_ = std::make_unique<Renewer>(*s->generator_, renew_period(options.generator),
-                                          log_renewals("snowflake node", s->generator_->node()));
-  Flake128Generator& flakes = *s->flake128_;
-  s->flake128_renewer_ = std::make_unique<Renewer>([&flakes] { return flakes.renew(); }, renew_period(options.generator),
-                                                   log_renewals("flake-128 worker", flakes.worker()));
+  if (s->source_->retakes()) s->supervisor_ = std::thread([raw = s.get()] { raw->supervise(); });
   return s;
 }
 
 IdService::~IdService() { (void)stop(); }
 
-std::vector<std::string> IdService::notes() const {
-  std::vector<std::string> out = reservation_->notes();
-  for (const std::string& note : flake128_reservation_->notes()) out.push_back("flake-128 workers: " + note);
-  return out;
+std::uint64_t IdService::node() const { return current().generator->node(); }
+std::uint64_t IdService::flake128_worker() const { return current().flake128->worker(); }
+std::string IdService::mark() const { return current().hold->mark(); }
+std::optional<std::int64_t> IdService::inherited_stamp() const { return current().hold->node().inherited_stamp(); }
+std::vector<std::string> IdService::notes() const { return current().hold->notes(); }
+nlohmann::ordered_json IdService::coordination() const { return current().hold->info(); }
+void IdService::render_source_metrics(Buffer& out) const { source_->render_metrics(out, *current().hold); }
+GeneratorStats IdService::stats() { return current().generator->stats(); }
+
+Result<void> IdService::close(Generation& g) {
+  if (g.closed) return {};
+  g.closed = true;
+  g.renewer->stop();
+  g.flake128_renewer->stop();
+  Result<void> snowflake = g.generator->close();
+  Result<void> flake128 = g.flake128->close();
+  Result<void> ended = g.hold->end();
+  if (!snowflake) return snowflake;
+  if (!flake128) return flake128;
+  return ended;
+}
+
+void IdService::supervise() {
+  std::unique_lock lock(supervisor_mutex_);
+  std::chrono::milliseconds pause = kSupervisePeriod;
+  while (!supervisor_wake_.wait_for(lock, pause, [this] { return stopped_.load(); })) {
+    pause = kSupervisePeriod;
+    Generation& g = current();
+    if (!g.hold->lapsed()) continue;
+    lock.unlock();
+    if (!g.closed) {
+      retaking_.store(true);
+      const std::optional<Error> why = g.hold->lapse_error();
+      log(LogLevel::error, "node lost; taking a node again",
+          {{"node", g.generator->node()}, {"error", why ? why->message() : std::string("the lease lapsed")}});
+      (void)close(g);  // Not the owner any more: nothing is written, the lease is gone.
+    }
+    Result<std::unique_ptr<NodeHold>> hold = source_->take();
+    Result<std::unique_ptr<Generation>> next =
+        hold ? begin(std::move(*hold)) : Result<std::unique_ptr<Generation>>(hold.error());
+    lock.lock();
+    if (!next) {
+      log(LogLevel::warn, "cannot take a node yet", {{"error", next.error().message()}});
+      pause = kMaxRetakePause;
+      continue;
+    }
+    if (stopped_.load()) {
+      lock.unlock();
+      (void)close(**next);
+      generations_.push_back(std::move(*next));
+      return;
+    }
+    source_->count_retake();
+    log(LogLevel::info, "node taken again",
+        {{"node", (*next)->generator->node()}, {"flake128_worker", (*next)->flake128->worker()},
+         {"mark", (*next)->hold->mark()}, {"inherited_stamp", (*next)->hold->node().inherited_stamp()
+                                                                  ? nlohmann::json(*(*next)->hold->node().inherited_stamp())
+                                                                  : nlohmann::json()}});
+    current_.store(next->get(), std::memory_order_release);
+    generations_.push_back(std::move(*next));
+    retaking_.store(false);
+  }
 }
 
 Result<void> IdService::write(Format format, Encoding encoding, std::uint64_t count, IdShape shape, Buffer& out,
@@ -138,7 +230,7 @@ Result<void> IdService::write(Format format, Encoding encoding, std::uint64_t co
   switch (format) {
     case Format::snowflake: {
       std::span<std::uint64_t> ids = scratch.first(static_cast<std::size_t>(count));
-      if (Result<void> made = generator_->next_batch(ids); !made) return made;
+      if (Result<void> made = current().generator->next_batch(ids); !made) return made;
       const std::uint64_t* next = ids.data();
       return write_ids(format, count, shape, out, [&next, encoding](char* p) -> Result<char*> {
         return encode_to(*next++, encoding, p);
@@ -157,7 +249,7 @@ Result<void> IdService::write(Format format, Encoding encoding, std::uint64_t co
     case Format::ksuid:
       return write_wide(*ksuid_, format, count, shape, out);
     case Format::flake128:
-      return write_wide(*flake128_, format, count, shape, out);
+      return write_wide(*current().flake128, format, count, shape, out);
   }
   return Error(Errc::invalid_argument, "unknown format");
 }
@@ -166,21 +258,29 @@ std::int64_t IdService::seconds_until_clock_catches_up() {
   // Capped at an hour: an operator may step the clock forward sooner than it
   // would catch up on its own, and clients should look again by then.
   constexpr std::int64_t kMaxSeconds = 3600;
-  const std::int64_t behind_ms = generator_->stats().next_stamp_lead_ms - max_lead_ms_;
+  const std::int64_t behind_ms = stats().next_stamp_lead_ms - options_.generator.max_lead_ms;
   return std::clamp<std::int64_t>((behind_ms + 999) / 1000, 1, kMaxSeconds);
 }
 
 IdService::Readiness IdService::readiness() {
   if (stopped_.load(std::memory_order_relaxed)) return {false, "stopped", "the service is stopping", 1};
-  for (Renewer* renewer : {renewer_.get(), flake128_renewer_.get()}) {
+  Generation& g = current();
+  if (g.hold->lapsed() || retaking_.load(std::memory_order_relaxed)) {
+    const std::optional<Error> why = g.hold->lapse_error();
+    return {false, "lease_lost",
+            (why ? why->message() : std::string("the node's lease lapsed")) + "; taking a node again through " +
+                source_->name(),
+            1};
+  }
+  for (Renewer* renewer : {g.renewer.get(), g.flake128_renewer.get()}) {
     if (std::optional<Error> error = renewer->last_error()) {
       const bool lost = error->code() == Errc::lease_lost;
       return {false, lost ? "lease_lost" : "renewal_failing", error->message(), 1};
     }
   }
-  const GeneratorStats stats = generator_->stats();
-  const std::int64_t behind_ms = stats.next_stamp_lead_ms - max_lead_ms_;
-  if (behind_ms > max_wait_ms_ + layout().tick_ms()) {
+  const GeneratorStats s = g.generator->stats();
+  const std::int64_t behind_ms = s.next_stamp_lead_ms - options_.generator.max_lead_ms;
+  if (behind_ms > options_.generator.max_wait_ms + layout().tick_ms()) {
     const std::int64_t wait_s = seconds_until_clock_catches_up();
     return {false, "clock_regressed",
             "the clock is " + std::to_string(behind_ms) + " ms behind the stamps this node has issued or inherited, "
@@ -193,11 +293,13 @@ IdService::Readiness IdService::readiness() {
 
 Result<void> IdService::stop() {
   if (stopped_.exchange(true)) return {};
-  renewer_.reset();
-  flake128_renewer_.reset();
-  Result<void> snowflake = generator_ ? generator_->close() : Result<void>();
-  Result<void> flake128 = flake128_ ? flake128_->close() : Result<void>();
-  return !snowflake ? snowflake : flake128;
+  {
+    std::lock_guard lock(supervisor_mutex_);
+  }
+  supervisor_wake_.notify_all();
+  if (supervisor_.joinable()) supervisor_.join();
+  Generation* g = current_.load(std::memory_order_acquire);
+  return g != nullptr ? close(*g) : Result<void>();
 }
 
 }  // namespace idforge::detail

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "serve_cluster.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "idforge/time_text.h"
+#include "idforge/version.h"
+#if IDFORGE_WITH_ETCD
+#include "server/etcd_source.h"
+#endif
+
+namespace idforge::cli {
+namespace {
+
+// The whole of a small file (certificates, keys, a password).
+Result<std::string> read_small_file(const std::string& path, const char* flag) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error(Errc::io, std::string("cannot read ") + flag + " file " + path + ": " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (text.str().size() > (1 << 20)) return Error(Errc::invalid_argument, std::string(flag) + " file " + path + " is over 1 MiB");
+  return text.str();
+}
+
+std::vector<std::string> split_urls(const std::string& text) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(text);
+  while (std::getline(in, item, ',')) out.push_back(item);
+  return out;
+}
+
+}  // namespace
+
+void add_cluster_flags(CLI::App& app, ClusterFlags& flags) {
+  const char* group = "Cluster mode (etcd)";
+  app.add_option("--etcd", flags.etcd,
+                 "URL[,URL…] of etcd members (http:// or https://): lease the node from etcd instead of the data "
+                 "directory; calls fail over between the members")
+      ->envname("IDFORGE_ETCD")
+      ->group(group);
+  app.add_option("--etcd-prefix", flags.prefix, "Key prefix that the cluster's instances share")
+      ->envname("IDFORGE_ETCD_PREFIX")
+      ->capture_default_str()
+      ->group(group);
+  app.add_option("--lease-ttl-s", flags.lease_ttl_s,
+                 "etcd lease TTL: a dead instance's node is free again this long after it stopped answering")
+      ->envname("IDFORGE_LEASE_TTL_S")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{5}, std::int64_t{300}))
+      ->group(group);
+  app.add_option("--etcd-cacert", flags.cacert, "PEM file of the CA that signed the etcd members' certificates")
+      ->envname("IDFORGE_ETCD_CACERT")
+      ->group(group);
+  app.add_option("--etcd-cert", flags.cert, "PEM file of this client's certificate, for etcd client-certificate auth")
+      ->envname("IDFORGE_ETCD_CERT")
+      ->group(group);
+  app.add_option("--etcd-key", flags.key, "PEM file of the key of --etcd-cert")->envname("IDFORGE_ETCD_KEY")->group(group);
+  app.add_option("--etcd-user", flags.user,
+                 "etcd user (username/password auth); the password comes from --etcd-password-file or "
+                 "IDFORGE_ETCD_PASSWORD and is never logged")
+      ->envname("IDFORGE_ETCD_USER")
+      ->group(group);
+  app.add_option("--etcd-password-file", flags.password_file, "File whose first line is the etcd user's password")
+      ->envname("IDFORGE_ETCD_PASSWORD_FILE")
+      ->group(group);
+  app.add_flag("--wait-for-node", flags.wait_for_node,
+               "When every node is held (or the store does not answer) at start, wait for one instead of failing")
+      ->envname("IDFORGE_WAIT_FOR_NODE");
+}
+
+Result<std::unique_ptr<detail::NodeSource>> etcd_source_from(const ClusterFlags& flags, const Instance& instance,
+                                                             Clock& clock) {
+#if IDFORGE_WITH_ETCD
+  detail::EtcdSourceOptions options;
+  options.etcd.endpoints = split_urls(flags.etcd);
+  for (auto [path, flag, out] : {std::tuple{&flags.cacert, "--etcd-cacert", &options.etcd.ca_cert_pem},
+                                 std::tuple{&flags.cert, "--etcd-cert", &options.etcd.cert_pem},
+                                 std::tuple{&flags.key, "--etcd-key", &options.etcd.key_pem}}) {
+    if (path->empty()) continue;
+    Result<std::string> text = read_small_file(*path, flag);
+    if (!text) return text.error();
+    *out = std::move(*text);
+  }
+  options.etcd.user = flags.user;
+  if (!flags.user.empty()) {
+    if (!flags.password_file.empty()) {
+      Result<std::string> text = read_small_file(flags.password_file, "--etcd-password-file");
+      if (!text) return text.error();
+      options.etcd.password = text->substr(0, text->find_first_of("\r\n"));
+    } else if (const char* env = std::getenv("IDFORGE_ETCD_PASSWORD"); env != nullptr) {
+      options.etcd.password = env;
+    } else {
+      return Error(Errc::invalid_argument, "--etcd-user '" + flags.user + "' needs a password: give "
+                                           "--etcd-password-file FILE or set IDFORGE_ETCD_PASSWORD");
+    }
+  } else if (!flags.password_file.empty()) {
+    return Error(Errc::invalid_argument, "--etcd-password-file needs --etcd-user");
+  }
+  options.prefix = flags.prefix;
+  options.lease_ttl_s = flags.lease_ttl_s;
+  options.layout = instance.layout;
+  options.choice = instance.choice;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  options.holder = nlohmann::json{{"host", host},
+                                  {"pid", ::getpid()},
+                                  {"listen", instance.listen},
+                                  {"since", format_utc_ms(clock.wall_ns() / 1'000'000)},
+                                  {"layout", instance.layout.spec()},
+                                  {"version", IDFORGE_VERSION}}
+                       .dump();
+  return detail::etcd_source(std::move(options), clock);
+#else
+  (void)flags;
+  (void)instance;
+  (void)clock;
+  return Error(Errc::invalid_argument, "this idforge was built without cluster mode (IDFORGE_WITH_ETCD=OFF); "
+                                       "rebuild with it to use --etcd");
+#endif
+}
+
+}  // namespace idforge::cli

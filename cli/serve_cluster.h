@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+// The flags of `idforge serve` that choose where its node comes from: the data
+// directory (the default) or etcd (--etcd, cluster mode).
+#ifndef IDFORGE_CLI_SERVE_CLUSTER_H_
+#define IDFORGE_CLI_SERVE_CLUSTER_H_
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "idforge/clock.h"
+#include "server/node_source.h"
+
+namespace idforge::cli {
+
+struct ClusterFlags {
+  std::string etcd;  // URL[,URL…]; empty: no cluster mode.
+  std::string prefix = "/idforge";
+  std::int64_t lease_ttl_s = 10;
+  std::string cacert;
+  std::string cert;
+  std::string key;
+  std::string user;
+  std::string password_file;
+  bool wait_for_node = false;
+};
+
+// Registers the flags on `serve`.
+void add_cluster_flags(CLI::App& serve, ClusterFlags& flags);
+
+// What else a source needs to know about this instance.
+struct Instance {
+  Layout layout;
+  detail::NodeChoice choice;
+  std::string listen;  // As given, recorded in etcd for `idforge nodes`.
+};
+
+// The etcd source the flags describe (reading TLS files and the password). Fails
+// with invalid_argument for bad flags, io for unreadable files, and as
+// EtcdClient::connect does. REQUIRES: flags.etcd is not empty.
+Result<std::unique_ptr<detail::NodeSource>> etcd_source_from(const ClusterFlags& flags, const Instance& instance,
+                                                             Clock& clock);
+
+}  // namespace idforge::cli
+
+#endif  // IDFORGE_CLI_SERVE_CLUSTER_H_
