@@ -147,6 +147,8 @@ class EtcdLease {
   EtcdLease& operator=(const EtcdLease&) = delete;
 
   std::int64_t id() const { return id_; }
+  // A lease ID as etcdctl prints it: lower-case hex ("694d7e1b2c3a4f05").
+  static std::string hex(std::int64_t id);
   // The TTL etcd granted, in seconds.
   std::int64_t ttl_s() const { return ttl_s_; }
   const Fence& fence() const { return fence_; }

@@ -3,8 +3,6 @@
 
 #include <array>
 #include <atomic>
-#include <cinttypes>
-#include <cstdio>
 
 #include "server/log.h"
 #include "server/metrics.h"
@@ -26,11 +24,6 @@ struct Counters {
   std::atomic<std::uint64_t> retakes{0};
 };
 
-std::string lease_hex(std::int64_t id) {
-  char text[20];
-  std::snprintf(text, sizeof text, "%" PRIx64, static_cast<std::uint64_t>(id));
-  return text;
-}
 
 EtcdObserver observe(const std::shared_ptr<Counters>& counters) {
   EtcdObserver o;
@@ -48,7 +41,7 @@ EtcdObserver observe(const std::shared_ptr<Counters>& counters) {
   };
   o.lease_lost = [counters](std::int64_t lease, const Error& why) {
     counters->lease_losses.fetch_add(1, std::memory_order_relaxed);
-    log(LogLevel::error, "etcd lease lost", {{"lease", lease_hex(lease)}, {"error", why.message()}});
+    log(LogLevel::error, "etcd lease lost", {{"lease", EtcdLease::hex(lease)}, {"error", why.message()}});
   };
   return o;
 }
@@ -71,7 +64,7 @@ class EtcdHold final : public NodeHold {
   std::optional<Error> lapse_error() override {
     std::optional<Error> why = lease_->lost_error();
     if (!why && lease_->lapsed()) {
-      why = Error(Errc::lease_lost, "etcd lease " + lease_hex(lease_->id()) + " was not confirmed before its deadline");
+      why = Error(Errc::lease_lost, "etcd lease " + EtcdLease::hex(lease_->id()) + " was not confirmed before its deadline");
     }
     return why;
   }
@@ -85,7 +78,7 @@ class EtcdHold final : public NodeHold {
             {"endpoints", options_.etcd.endpoints},
             {"prefix", options_.prefix},
             {"mark", mark()},
-            {"lease_id", lease_hex(lease_->id())},
+            {"lease_id", EtcdLease::hex(lease_->id())},
             {"lease_ttl_s", lease_->ttl_s()},
             {"lease_state", state_name},
             {"ms_until_fence", until > 0 ? nlohmann::ordered_json(until) : nlohmann::ordered_json(0)}};
@@ -122,7 +115,7 @@ class EtcdSource final : public NodeSource {
                                                options_.holder);
     if (!worker) return give_back(**lease, worker.error());
     log(LogLevel::info, "etcd lease granted",
-        {{"lease", lease_hex((*lease)->id())}, {"ttl_s", (*lease)->ttl_s()}, {"node", (*node)->node()},
+        {{"lease", EtcdLease::hex((*lease)->id())}, {"ttl_s", (*lease)->ttl_s()}, {"node", (*node)->node()},
          {"flake128_worker", (*worker)->node()}, {"mark", (*node)->mark_key()}});
     return std::unique_ptr<NodeHold>(new EtcdHold(std::move(*lease), std::move(*node), std::move(*worker), options_));
   }

@@ -186,6 +186,7 @@ Result<void> IdService::close(Generation& g) {
 void IdService::supervise() {
   std::unique_lock lock(supervisor_mutex_);
   std::chrono::milliseconds pause = kSupervisePeriod;
+  std::string last_refusal;  // Logged when it changes, not at every try.
   while (!supervisor_wake_.wait_for(lock, pause, [this] { return stopped_.load(); })) {
     pause = kSupervisePeriod;
     Generation& g = current();
@@ -203,7 +204,10 @@ void IdService::supervise() {
         hold ? begin(std::move(*hold)) : Result<std::unique_ptr<Generation>>(hold.error());
     lock.lock();
     if (!next) {
-      log(LogLevel::warn, "cannot take a node yet", {{"error", next.error().message()}});
+      if (next.error().message() != last_refusal) {
+        last_refusal = next.error().message();
+        log(LogLevel::warn, "cannot take a node yet; trying again every 2 s", {{"error", last_refusal}});
+      }
       pause = kMaxRetakePause;
       continue;
     }
@@ -213,6 +217,7 @@ void IdService::supervise() {
       generations_.push_back(std::move(*next));
       return;
     }
+    last_refusal.clear();
     source_->count_retake();
     log(LogLevel::info, "node taken again",
         {{"node", (*next)->generator->node()}, {"flake128_worker", (*next)->flake128->worker()},

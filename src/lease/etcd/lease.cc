@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <condition_variable>
+#include <cstdio>
 #include <mutex>
 #include <thread>
 
@@ -24,6 +25,12 @@ std::int64_t fence_for(std::int64_t send_boot_ns, std::int64_t ttl_s) {
 }
 
 }  // namespace
+
+std::string EtcdLease::hex(std::int64_t id) {
+  char text[20];
+  std::snprintf(text, sizeof text, "%llx", static_cast<unsigned long long>(id));
+  return text;
+}
 
 struct EtcdLease::Keeper {
   std::mutex mutex;
@@ -109,18 +116,18 @@ void EtcdLease::keep_alive() {
     lock.unlock();
     const std::int64_t send = clock_.boot_ns();
     if (fence_.passed(send)) {
-      lose(Error(Errc::lease_lost, cat("etcd lease ", id_, ": no keepalive was answered before its deadline (etcd "
+      lose(Error(Errc::lease_lost, cat("etcd lease ", hex(id_), ": no keepalive was answered before its deadline (etcd "
                                        "unreachable, or this process was paused), so the lease may have expired")));
       return;
     }
     Result<etcdserverpb::LeaseKeepAliveResponse> answer = etcd.keepalive(id_, call_deadline());
     if (answer && answer->ttl() <= 0) {
-      lose(Error(Errc::lease_lost, cat("etcd lease ", id_, " expired or was revoked (a keepalive was answered with "
+      lose(Error(Errc::lease_lost, cat("etcd lease ", hex(id_), " expired or was revoked (a keepalive was answered with "
                                        "TTL ", answer->ttl(), ")")));
       return;
     }
     if (!answer && answer.error().code() == Errc::lease_lost) {
-      lose(Error(Errc::lease_lost, cat("etcd lease ", id_, " is not found: ", answer.error().message())));
+      lose(Error(Errc::lease_lost, cat("etcd lease ", hex(id_), " is not found: ", answer.error().message())));
       return;
     }
     if (answer) {

@@ -89,7 +89,7 @@ const etcdserverpb::KeyValue* found(const etcdserverpb::TxnResponse& answer, int
 Result<void> check_lease(EtcdLease& lease) {
   if (lease.lapsed()) {
     std::optional<Error> why = lease.lost_error();
-    return why ? *why : Error(Errc::lease_lost, cat("etcd lease ", lease.id(), " lapsed before it was confirmed"));
+    return why ? *why : Error(Errc::lease_lost, cat("etcd lease ", EtcdLease::hex(lease.id()), " lapsed before it was confirmed"));
   }
   return {};
 }
@@ -234,7 +234,7 @@ Result<std::unique_ptr<EtcdReservation>> EtcdReservation::acquire_any(std::share
         if (first == last) {
           return Error(Errc::unavailable,
                        cat("node ", node, " of ", space.name, " under ", prefix, " is held by ", holder_now->value(),
-                           " (etcd lease ", holder_now->lease(), "); stop that instance, wait for its lease to expire, "
+                           " (etcd lease ", EtcdLease::hex(holder_now->lease()), "); stop that instance, wait for its lease to expire, "
                            "or choose another node"));
         }
       }
@@ -254,7 +254,7 @@ EtcdReservation::~EtcdReservation() = default;
 
 Error EtcdReservation::lost_error(const std::string& holder_now) const {
   return Error(Errc::lease_lost,
-               cat("node ", node_, " of ", space_, " is no longer held by etcd lease ", lease_->id(),
+               cat("node ", node_, " of ", space_, " is no longer held by etcd lease ", EtcdLease::hex(lease_->id()),
                    holder_now.empty() ? std::string(" (its holder key is gone: the lease expired or was revoked)")
                                       : cat(" (it is now held by ", holder_now, ")"),
                    "; stopped issuing on it"));
