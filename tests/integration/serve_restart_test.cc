@@ -11,6 +11,7 @@
 #include "idforge/encoding.h"
 #include "idforge/file_reservation.h"
 #include "support/http.h"
+#include "support/load.h"
 
 namespace idforge::testing {
 namespace {
@@ -19,52 +20,11 @@ using nlohmann::json;
 
 class ServeRestart : public Serve {
  protected:
-  // Fetches batches on several connections until stopped or the server goes away.
-  class Load {
-   public:
-    explicit Load(std::uint16_t port) {
-      for (int t = 0; t < 3; ++t) {
-        threads_.emplace_back([this, port] {
-          HttpConnection c(port);
-          while (!stop_.load()) {
-            c.send("GET /v1/next?count=1000 HTTP/1.1\r\nHost: x\r\n\r\n");
-            std::optional<Reply> reply = c.read();
-            if (!reply) return;  // The server was killed.
-            if (reply->status != 200) continue;
-            std::lock_guard lock(mutex_);
-            for (const std::string& id : ids_of(reply->body)) ids_.push_back(as_id(id));
-          }
-        });
-      }
-    }
-    ~Load() { finish(); }
-
-    std::size_t size() {
-      std::lock_guard lock(mutex_);
-      return ids_.size();
-    }
-    std::vector<std::uint64_t> finish() {
-      stop_.store(true);
-      for (std::thread& t : threads_) {
-        if (t.joinable()) t.join();
-      }
-      std::lock_guard lock(mutex_);
-      return ids_;
-    }
-
-   private:
-    std::atomic<bool> stop_{false};
-    std::mutex mutex_;
-    std::vector<std::uint64_t> ids_;
-    std::vector<std::thread> threads_;
-  };
-
-  static std::uint64_t as_id(const std::string& text) { return parse_id(text, Encoding::decimal).value(); }
 
   // Runs load against `server` until it has handed out `enough` IDs, then kills
   // it with SIGKILL while the load goes on; returns every ID a client received.
   static std::vector<std::uint64_t> kill_under_load(ServerProcess& server, std::size_t enough) {
-    Load load(server.port());
+    IdLoad load(server.port());
     for (int i = 0; i < 6000 && load.size() < enough; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     EXPECT_GE(load.size(), enough);
     EXPECT_EQ(server.stop(SIGKILL), 128 + SIGKILL);
@@ -92,15 +52,6 @@ class ServeRestart : public Serve {
     EXPECT_GT(oldest_after, newest_before);
     const std::set<std::uint64_t> all_before(before.begin(), before.end());
     EXPECT_EQ(all_before.size(), before.size()) << "duplicates within one run";
-  }
-
-  // libfaketime (Debian's faketime package), preloaded through env(1) so that the
-  // PID the test holds is the server's own, shows the server a clock `offset` away.
-  static std::vector<std::string> clock_stepped(const std::string& offset) {
-    const std::string library = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
-    EXPECT_TRUE(fs::exists(library)) << "install Debian's faketime package (scripts/deps.sh)";
-    // An ASan build must be told that a preloaded library may come first.
-    return {"env", "LD_PRELOAD=" + library, "FAKETIME=" + offset, "ASAN_OPTIONS=verify_asan_link_order=0"};
   }
 };
 

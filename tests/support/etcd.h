@@ -60,6 +60,7 @@ class EtcdCluster {
   // cluster answers. With `tls`, clients must speak https.
   explicit EtcdCluster(const std::filesystem::path& dir, int members = 1, std::optional<EtcdTls> tls = std::nullopt)
       : dir_(dir), tls_(std::move(tls)) {
+    std::filesystem::create_directories(dir_);
     std::string initial;
     for (int i = 0; i < members; ++i) {
       Member m;

@@ -116,12 +116,24 @@ class HttpConnection {
   boost::beast::flat_buffer buffer_;
 };
 
+// libfaketime (Debian's faketime package), preloaded through env(1) so that the
+// PID the test holds is the server's own, shows the server a clock `offset` away
+// (a prefix for ServerProcess).
+inline std::vector<std::string> clock_stepped(const std::string& offset) {
+  const std::string library = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+  EXPECT_TRUE(fs::exists(library)) << "install Debian's faketime package (scripts/deps.sh)";
+  // An ASan build must be told that a preloaded library may come first.
+  return {"env", "LD_PRELOAD=" + library, "FAKETIME=" + offset, "ASAN_OPTIONS=verify_asan_link_order=0"};
+}
+
 // `idforge serve` on 127.0.0.1 port 0 (unless `args` give --listen), started by the
-// constructor and stopped by its PID. `prefix` runs before the binary (faketime, prlimit).
+// constructor and stopped by its PID. `prefix` runs before the binary (faketime,
+// prlimit). The constructor waits for the server to listen unless `wait` is false
+// (then wait_listening() does).
 class ServerProcess {
  public:
   ServerProcess(const fs::path& data_dir, const fs::path& log, std::vector<std::string> args,
-                std::vector<std::string> prefix = {})
+                std::vector<std::string> prefix = {}, bool wait = true)
       : log_(log) {
     std::vector<std::string> argv = std::move(prefix);
     for (std::string a : {std::string(IDFORGE_CLI_PATH), std::string("serve"), std::string("--data-dir"), data_dir.string()}) {
@@ -146,19 +158,24 @@ class ServerProcess {
       pid_ = -1;
       return;
     }
-    // Wait (bounded, as a guard) for the start-up line that names the port.
+    if (wait && !wait_listening()) ADD_FAILURE() << "idforge serve did not start; its log:\n" << slurp(log_);
+  }
+
+  // Waits (bounded by `guard_s`, as a guard) for the start-up line that names the
+  // port; false if the server exited or the guard passed first.
+  bool wait_listening(int guard_s = 30) {
     static const std::regex kPort("\"msg\":\"listening\".*\"port\":([0-9]+)");
-    for (int i = 0; i < 3000; ++i) {
+    for (int i = 0; i < guard_s * 100; ++i) {
       std::smatch m;
       const std::string text = slurp(log_);
       if (std::regex_search(text, m, kPort)) {
         port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
-        return;
+        return true;
       }
-      if (exited()) break;
+      if (exited()) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    ADD_FAILURE() << "idforge serve did not start; its log:\n" << slurp(log_);
+    return false;
   }
 
   // Kills the server. A server that ended on its own before this, without a

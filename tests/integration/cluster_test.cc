@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: Apache-2.0
+// `idforge serve --etcd`: real instances against real etcd members that the
+// tests start on free loopback ports (Debian's etcd-server).
+#include <signal.h>
+
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "idforge/layout.h"
+#include "support/etcd.h"
+#include "support/http.h"
+#include "support/load.h"
+
+namespace idforge::testing {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::int64_t kTtlS = 5;
+
+class ClusterServe : public Cli {
+ protected:
+  void SetUp() override { ASSERT_TRUE(etcd_.ready()); }
+
+  std::vector<std::string> with_etcd(std::vector<std::string> args) const {
+    std::vector<std::string> out = {"--etcd", etcd_.urls(), "--lease-ttl-s", std::to_string(kTtlS)};
+    out.insert(out.end(), args.begin(), args.end());
+    return out;
+  }
+
+  // Starts an instance; with `wait` false it may still be waiting for a node.
+  std::unique_ptr<ServerProcess> start(std::vector<std::string> args, std::vector<std::string> prefix = {},
+                                       bool wait = true) {
+    const fs::path log = dir_ / ("serve-" + std::to_string(++servers_) + ".log");
+    auto server = std::make_unique<ServerProcess>(dir_ / "data", log, with_etcd(std::move(args)), std::move(prefix), wait);
+    if (wait) {
+      EXPECT_TRUE(server->started());
+    }
+    return server;
+  }
+
+  static json info(const ServerProcess& server) {
+    HttpConnection c(server.port());
+    return json::parse(c.get("/v1/info").body);
+  }
+
+  static std::vector<std::uint64_t> fetch(const ServerProcess& server, int batches) {
+    HttpConnection c(server.port());
+    std::vector<std::uint64_t> ids;
+    for (int i = 0; i < batches; ++i) {
+      const Reply reply = c.get("/v1/next?count=1000");
+      EXPECT_EQ(reply.status, 200) << reply.body;
+      if (reply.status != 200) break;
+      for (const std::string& id : ids_of(reply.body)) ids.push_back(as_id(id));
+    }
+    return ids;
+  }
+
+  // Waits (bounded by 60 s, as a guard) for `done`.
+  template <class Done>
+  static bool eventually(Done&& done) {
+    for (int i = 0; i < 600; ++i) {
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  static int readyz(const ServerProcess& server) {
+    HttpConnection c(server.port());
+    return c.get("/readyz").status;
+  }
+
+  static void expect_no_duplicates(const std::vector<std::vector<std::uint64_t>>& populations) {
+    std::set<std::uint64_t> all;
+    std::size_t total = 0;
+    for (const auto& ids : populations) {
+      total += ids.size();
+      all.insert(ids.begin(), ids.end());
+    }
+    EXPECT_EQ(all.size(), total) << "duplicate IDs";
+  }
+
+  EtcdCluster etcd_{dir_ / "etcd"};
+
+ private:
+  int servers_ = 0;
+};
+
+TEST_F(ClusterServe, ThreeInstancesTakeThreeNodesAndAFourthIsRefusedClearly) {
+  std::vector<std::unique_ptr<ServerProcess>> servers;
+  std::set<std::uint64_t> nodes;
+  for (int i = 0; i < 3; ++i) {
+    servers.push_back(start({"--nodes", "0-2"}));
+    const json i_info = info(*servers.back());
+    nodes.insert(i_info["node"].get<std::uint64_t>());
+    EXPECT_EQ(i_info["coordination"]["source"], "etcd");
+    EXPECT_EQ(i_info["coordination"]["lease_ttl_s"], kTtlS);
+    EXPECT_EQ(i_info["coordination"]["lease_state"], "held");
+  }
+  EXPECT_EQ(nodes, (std::set<std::uint64_t>{0, 1, 2}));
+  std::vector<std::vector<std::uint64_t>> ids;
+  for (auto& s : servers) ids.push_back(fetch(*s, 20));
+  expect_no_duplicates(ids);
+
+  const Ran fourth = run("serve --listen 127.0.0.1:0 --etcd " + etcd_.urls() + " --nodes 0-2");
+  expect_one_json_error_line(fourth, 1, "every node in 0-2 of snowflake-node10-seq12 under /idforge is taken");
+  EXPECT_NE(fourth.err.find("--wait-for-node"), std::string::npos);
+}
+
+TEST_F(ClusterServe, AnInstanceThatWaitsForANodeGetsOneTheMomentAnotherStops) {
+  auto a = start({"--nodes", "0-1"});
+  auto b = start({"--nodes", "0-1"});
+  auto waiting = start({"--nodes", "0-1", "--wait-for-node"}, {}, false);
+  ASSERT_TRUE(eventually([&] { return waiting->log().find("waiting for a free node") != std::string::npos; }));
+  EXPECT_FALSE(waiting->started());
+  const std::uint64_t b_node = info(*b)["node"];
+  const std::vector<std::uint64_t> before = fetch(*b, 5);
+  // SIGTERM writes the final mark and revokes the lease: the node is free at
+  // once, not after the TTL.
+  EXPECT_EQ(b->stop(SIGTERM), 0) << b->log();
+  EXPECT_NE(b->log().find("\"msg\":\"stopped\""), std::string::npos);
+  ASSERT_TRUE(waiting->wait_listening(kTtlS - 1)) << waiting->log();
+  EXPECT_EQ(info(*waiting)["node"], b_node);
+  const std::vector<std::uint64_t> after = fetch(*waiting, 5);
+  EXPECT_GT(*std::min_element(after.begin(), after.end()), *std::max_element(before.begin(), before.end()));
+}
+
+TEST_F(ClusterServe, AKilledInstancesNodeIsFreeAfterItsTtlAndASuccessorWithTheClockBehindNeverRepeats) {
+  auto dead = start({"--node", "3"});
+  const std::vector<std::uint64_t> before = fetch(*dead, 20);
+  EXPECT_EQ(dead->stop(SIGKILL), 128 + SIGKILL);
+
+  // An hour behind, with the default lead: it waits for the node, then refuses
+  // to issue (the mark is an hour ahead of its clock) rather than repeat.
+  auto behind = start({"--node", "3", "--wait-for-node"}, clock_stepped("-1h"), false);
+  ASSERT_TRUE(behind->wait_listening(4 * kTtlS)) << behind->log();
+  HttpConnection c(behind->port());
+  const Reply refused = c.get("/v1/next");
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_EQ(json::parse(refused.body)["code"], "clock_regressed");
+  EXPECT_EQ(readyz(*behind), 503);
+  EXPECT_EQ(behind->stop(SIGTERM), 0) << behind->log();
+
+  // With a lead long enough to ride it out, it issues — every ID after the dead one's.
+  auto leading = start({"--node", "3", "--max-lead-ms", "7200000"}, clock_stepped("-1h"));
+  const std::vector<std::uint64_t> after = fetch(*leading, 20);
+  ASSERT_FALSE(after.empty());
+  EXPECT_GT(*std::min_element(after.begin(), after.end()), *std::max_element(before.begin(), before.end()));
+}
+
+TEST_F(ClusterServe, APausedInstanceWhoseNodeWasTakenIssuesNothingMoreAndTakesANodeAgain) {
+  auto a = start({"--nodes", "4-5"});
+  const std::uint64_t a_node = info(*a)["node"];
+  std::vector<std::uint64_t> a_ids = fetch(*a, 10);
+  ::kill(a->pid(), SIGSTOP);
+  // B may take only A's node; it waits until A's lease expires.
+  auto b = start({"--node", std::to_string(a_node), "--wait-for-node"}, {}, false);
+  ASSERT_TRUE(b->wait_listening(4 * kTtlS)) << b->log();
+  const std::vector<std::uint64_t> b_ids = fetch(*b, 10);
+  ::kill(a->pid(), SIGCONT);
+  // A's deadline has long passed: it refuses at once, and answers 503 until it
+  // holds a node again through the acquire transaction.
+  HttpConnection c(a->port());
+  const Reply first = c.get("/v1/next?count=10");
+  EXPECT_EQ(first.status, 503) << first.body;
+  EXPECT_EQ(json::parse(first.body)["code"], "lease_lost");
+  ASSERT_TRUE(eventually([&] { return readyz(*a) == 200; })) << a->log();
+  const json a_info = info(*a);
+  EXPECT_NE(a_info["node"].get<std::uint64_t>(), a_node) << "B holds A's old node";
+  EXPECT_NE(a->log().find("\"msg\":\"node taken again\""), std::string::npos);
+  const std::vector<std::uint64_t> a_after = fetch(*a, 10);
+  expect_no_duplicates({a_ids, b_ids, a_after});
+  HttpConnection m(a->port());
+  const std::string metrics = m.get("/metrics").body;
+  EXPECT_NE(metrics.find("idforge_etcd_lease_losses_total 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("idforge_etcd_reacquisitions_total 1"), std::string::npos);
+}
+
+TEST_F(ClusterServe, WhenEtcdStopsAnsweringEveryInstanceRefusesBeforeItsDeadlineAndRecovers) {
+  auto a = start({"--nodes", "0-1", "--max-wait-ms", "50"});
+  auto b = start({"--nodes", "0-1", "--max-wait-ms", "50"});
+  IdLoad load_a(a->port());
+  IdLoad load_b(b->port());
+  ASSERT_TRUE(eventually([&] { return load_a.size() > 10'000 && load_b.size() > 10'000; }));
+  etcd_.signal_all(SIGSTOP);
+  // Every request is answered — 503 once the fence passes — never held.
+  ASSERT_TRUE(eventually([&] { return readyz(*a) == 503 && readyz(*b) == 503; }));
+  const std::uint64_t refused = load_a.refusals() + load_b.refusals();
+  std::this_thread::sleep_for(std::chrono::seconds(3 * kTtlS - 5));
+  EXPECT_GT(load_a.refusals() + load_b.refusals(), refused) << "requests keep being answered during the outage";
+  etcd_.signal_all(SIGCONT);
+  ASSERT_TRUE(eventually([&] { return readyz(*a) == 200 && readyz(*b) == 200; })) << a->log() << b->log();
+  const std::size_t a_before = load_a.size();
+  ASSERT_TRUE(eventually([&] { return load_a.size() > a_before + 10'000; }));
+  expect_no_duplicates({load_a.finish(), load_b.finish()});
+}
+
+TEST_F(ClusterServe, SigtermWritesTheFinalMarkRevokesTheLeaseAndExitsZero) {
+  auto a = start({"--node", "9"});
+  const std::vector<std::uint64_t> ids = fetch(*a, 3);
+  const std::string lease = info(*a)["coordination"]["lease_id"];
+  EXPECT_EQ(a->stop(SIGTERM), 0) << a->log();
+  EXPECT_EQ(etcd_.etcdctl("get --print-value-only /idforge/snowflake-node10-seq12/holder/9").second, "");
+  const auto [code, ttl] = etcd_.etcdctl("lease timetolive " + lease);
+  EXPECT_NE(ttl.find("already expired"), std::string::npos) << ttl;
+  const std::string mark = etcd_.etcdctl("get --print-value-only /idforge/snowflake-node10-seq12/mark/9").second;
+  const std::int64_t newest_stamp = Layout::twitter().decompose(*std::max_element(ids.begin(), ids.end())).tick;
+  EXPECT_EQ(mark, std::to_string(newest_stamp) + "\n") << "the final mark is the newest stamp issued";
+}
+
+TEST_F(ClusterServe, AnotherLayoutGeometryOnThePrefixIsRefusedNamingBoth) {
+  auto twitter = start({"--node", "1"});
+  const Ran other = run("serve --listen 127.0.0.1:0 --etcd " + etcd_.urls() + " --layout instagram --node 1");
+  expect_one_json_error_line(other, 2, "belongs to layout geometry snowflake-node10-seq12");
+  EXPECT_NE(other.err.find("snowflake-node13-seq10"), std::string::npos) << other.err;
+  const Ran own_prefix = run("serve --listen 127.0.0.1:0 --etcd " + etcd_.urls() +
+                             " --layout instagram --node 1 --etcd-prefix /idforge-instagram --lease-ttl-s 1");
+  expect_one_json_error_line(own_prefix, 2, "--lease-ttl-s");
+}
+
+TEST_F(ClusterServe, BadEtcdFlagsAreClearErrors) {
+  expect_one_json_error_line(run("serve --etcd 127.0.0.1:2379"), 2, "must start with http:// or https://");
+  expect_one_json_error_line(run("serve --etcd " + etcd_.urls() + " --etcd-prefix idforge"), 2, "must start with '/'");
+  expect_one_json_error_line(run("serve --etcd " + etcd_.urls() + " --etcd-user root"), 2, "needs a password");
+  expect_one_json_error_line(run("serve --etcd " + etcd_.urls() + " --etcd-cacert /nonexistent.pem"), 1,
+                             "cannot read --etcd-cacert file /nonexistent.pem");
+  const Ran unreachable =
+      run("serve --listen 127.0.0.1:0 --etcd http://127.0.0.1:" + std::to_string(free_port()) + " --node 1");
+  expect_one_json_error_line(unreachable, 1, "no etcd member of 1 answered in time");
+}
+
+}  // namespace
+}  // namespace idforge::testing
