@@ -257,6 +257,13 @@ struct EtcdNodes {
 };
 Result<EtcdNodes> list_etcd_nodes(EtcdClient& client, const std::string& prefix);
 
+// Sends the gRPC library's own error reports (a failed TLS handshake, a reset
+// connection) to `sink`, one message per call, instead of standard error; its
+// lesser reports are dropped. A process-wide setting: call it once, before the
+// first EtcdClient, from a program that owns its standard error (the service
+// writes every line there as JSON). REQUIRES: `sink` is thread-safe.
+void route_grpc_log(std::function<void(std::string_view message)> sink);
+
 // Checks a key prefix: it starts with '/', does not end with one, and is at most
 // 256 bytes of printable ASCII.
 Result<void> check_etcd_prefix(const std::string& prefix);

@@ -180,6 +180,7 @@ Result<std::unique_ptr<NodeSource>> etcd_source(EtcdSourceOptions options, Clock
     return Error(Errc::invalid_argument, "--lease-ttl-s " + std::to_string(options.lease_ttl_s) +
                                              " is outside 5 to 300 seconds");
   }
+  route_grpc_log([](std::string_view message) { log(LogLevel::warn, "grpc", {{"note", std::string(message)}}); });
   auto counters = std::make_shared<Counters>();
   Result<std::shared_ptr<EtcdClient>> client = EtcdClient::connect(options.etcd, observe(counters));
   if (!client) return client.error();

@@ -3,6 +3,7 @@
 // tests start on free loopback ports (Debian's etcd-server).
 #include <signal.h>
 
+#include <fstream>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -229,6 +230,73 @@ TEST_F(ClusterServe, BadEtcdFlagsAreClearErrors) {
   const Ran unreachable =
       run("serve --listen 127.0.0.1:0 --etcd http://127.0.0.1:" + std::to_string(free_port()) + " --node 1");
   expect_one_json_error_line(unreachable, 1, "no etcd member of 1 answered in time");
+}
+
+// A CA and a server certificate for 127.0.0.1, made with openssl in `dir`.
+EtcdTls make_certificates(const fs::path& dir) {
+  fs::create_directories(dir);
+  const std::string d = dir.string();
+  const std::string script =
+      "cd '" + d + "' && "
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout ca.key -out ca.pem && "
+      "openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr && "
+      "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > ext.cnf && "
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf "
+      "-out server.pem";
+  const auto [code, out] = shell("(" + script + ") 2>&1");
+  EXPECT_EQ(code, 0) << out;
+  return {d + "/ca.pem", d + "/server.pem", d + "/server.key"};
+}
+
+class TlsClusterServe : public Cli {
+ protected:
+  EtcdTls tls_ = make_certificates(dir_ / "tls");
+  EtcdCluster etcd_{dir_ / "etcd", 1, tls_};
+};
+
+TEST_F(TlsClusterServe, ATlsOnlyEtcdIsReachedWithItsCaAndRefusedWithout) {
+  ASSERT_TRUE(etcd_.ready());
+  ASSERT_TRUE(etcd_.urls().starts_with("https://"));
+  ServerProcess with_ca(dir_ / "data", dir_ / "tls-serve.log",
+                        {"--etcd", etcd_.urls(), "--etcd-cacert", tls_.ca, "--node", "2"});
+  ASSERT_TRUE(with_ca.started()) << with_ca.log();
+  HttpConnection c(with_ca.port());
+  EXPECT_EQ(c.get("/v1/next").status, 200);
+
+  const Ran without = run("serve --listen 127.0.0.1:0 --etcd " + etcd_.urls() + " --node 3");
+  EXPECT_EQ(without.exit_code, 1) << without.err;
+  const std::vector<std::string> err = lines(without.err);
+  ASSERT_FALSE(err.empty());
+  for (const std::string& line : err) EXPECT_TRUE(json::accept(line)) << "every line is JSON, gRPC's own too: " << line;
+  EXPECT_NE(err.back().find("\"msg\":\"cannot start\""), std::string::npos) << err.back();
+  EXPECT_NE(err.back().find("certificate was not accepted: give the CA that signed it with --etcd-cacert"),
+            std::string::npos) << err.back();
+  const Ran plain = run("serve --listen 127.0.0.1:0 --etcd " + etcd_.url(0).replace(0, 5, "http") + " --node 3");
+  EXPECT_EQ(plain.exit_code, 1) << plain.err;
+  const Ran mixed = run("serve --etcd http://127.0.0.1:1 --etcd-cacert " + tls_.ca);
+  expect_one_json_error_line(mixed, 2, "endpoints are http://");
+}
+
+TEST_F(ClusterServe, AWrongEtcdPasswordIsRefusedClearlyAndTheRightOneWorks) {
+  ASSERT_EQ(etcd_.etcdctl("user add root:right-password").first, 0);
+  ASSERT_EQ(etcd_.etcdctl("auth enable").first, 0);
+  std::ofstream(dir_ / "wrong") << "wrong-password\n";
+  std::ofstream(dir_ / "right") << "right-password\n";
+  const Ran wrong = run("serve --listen 127.0.0.1:0 --etcd " + etcd_.urls() + " --etcd-user root --etcd-password-file " +
+                        (dir_ / "wrong").string());
+  expect_one_json_error_line(wrong, 2, "etcd refused user 'root'");
+  EXPECT_EQ(wrong.err.find("wrong-password"), std::string::npos) << "the password is never logged";
+  const Ran by_env = run_with("IDFORGE_ETCD_PASSWORD=also-wrong", "serve --listen 127.0.0.1:0 --etcd " + etcd_.urls() +
+                                                                   " --etcd-user root");
+  expect_one_json_error_line(by_env, 2, "etcd refused user 'root'");
+
+  auto right = start({"--etcd-user", "root", "--etcd-password-file", (dir_ / "right").string(), "--node", "1"});
+  ASSERT_TRUE(right->started());
+  EXPECT_EQ(fetch(*right, 2).size(), 2000u);
+  EXPECT_EQ(right->log().find("right-password"), std::string::npos);
+  EXPECT_EQ(right->stop(SIGTERM), 0) << right->log();
+  // Leave etcd as the fixture found it, for its teardown's health probe.
+  (void)etcd_.etcdctl("--user root:right-password auth disable");
 }
 
 }  // namespace

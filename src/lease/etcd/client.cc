@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "lease/etcd/client.h"
 
+#include <grpc/support/log.h>
+
 #include <algorithm>
 #include <thread>
 
@@ -79,6 +81,25 @@ Kind kind_of(const grpc::Status& status) {
     default:
       return {"other", false, Errc::unavailable};
   }
+}
+
+std::function<void(std::string_view)>& grpc_log_sink() {
+  static std::function<void(std::string_view)> sink;
+  return sink;
+}
+
+void forward_grpc_log(gpr_log_func_args* args) {
+  if (grpc_log_sink() && args->severity == GPR_LOG_SEVERITY_ERROR) grpc_log_sink()(args->message);
+}
+
+// A hint for an error that TLS set-up explains.
+std::string tls_hint(const std::string& message) {
+  if (message.find("certificate verify failed") == std::string::npos &&
+      message.find("andshake failed") == std::string::npos) {
+    return "";
+  }
+  return "; the member's TLS certificate was not accepted: give the CA that signed it with --etcd-cacert (and "
+         "--etcd-cert and --etcd-key if the member asks for client certificates)";
 }
 
 bool token_expired(const grpc::Status& status) {
@@ -161,7 +182,8 @@ void EtcdClient::Impl::prepare(grpc::ClientContext& context, Deadline deadline, 
 
 Error EtcdClient::Impl::report(const char* what, const Member& member, const grpc::Status& status) {
   const Kind kind = kind_of(status);
-  std::string message = cat("etcd ", what, " at ", member.url, " failed: ", status.error_message());
+  std::string message = cat("etcd ", what, " at ", member.url, " failed: ", status.error_message(),
+                            tls_hint(status.error_message()));
   if (std::string_view(kind.name) == "auth") {
     message += "; check --etcd-user and its password, and that the user's role may read and write the key prefix";
   }
@@ -304,6 +326,12 @@ Result<void> EtcdClient::Impl::revoke(std::int64_t lease, Deadline deadline) {
   });
   if (!done && done.error().code() == Errc::lease_lost) return {};  // Already gone.
   return done;
+}
+
+void route_grpc_log(std::function<void(std::string_view message)> sink) {
+  grpc_log_sink() = std::move(sink);
+  gpr_set_log_verbosity(GPR_LOG_SEVERITY_ERROR);
+  gpr_set_log_function(forward_grpc_log);
 }
 
 EtcdClient::EtcdClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
