@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // `idforge serve --etcd`: real instances against real etcd members that the
 // tests start on free loopback ports (Debian's etcd-server).
+#include <sched.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <set>
@@ -298,6 +300,134 @@ TEST_F(ClusterServe, AWrongEtcdPasswordIsRefusedClearlyAndTheRightOneWorks) {
   // Leave etcd as the fixture found it, for its teardown's health probe.
   (void)etcd_.etcdctl("--user root:right-password auth disable");
 }
+
+class ThreeMemberClusterServe : public ClusterServe {
+ protected:
+  EtcdCluster three_{dir_ / "etcd3", 3};
+};
+
+TEST_F(ThreeMemberClusterServe, KillingTheEtcdLeaderUnderLoadLeavesInstancesServingOnTheOtherMembers) {
+  ASSERT_TRUE(three_.ready());
+  std::vector<std::unique_ptr<ServerProcess>> servers;
+  for (int i = 0; i < 2; ++i) {
+    servers.push_back(std::make_unique<ServerProcess>(
+        dir_ / "data", dir_ / ("three-" + std::to_string(i) + ".log"),
+        std::vector<std::string>{"--etcd", three_.urls(), "--lease-ttl-s", std::to_string(kTtlS), "--nodes", "0-3"}));
+    ASSERT_TRUE(servers.back()->started());
+  }
+  IdLoad load_a(servers[0]->port());
+  IdLoad load_b(servers[1]->port());
+  ASSERT_TRUE(eventually([&] { return load_a.size() > 10'000 && load_b.size() > 10'000; }));
+  int leader = -1;
+  ASSERT_TRUE(eventually([&] { return (leader = three_.leader()) >= 0; }));
+  three_.kill(leader);
+  // Both keep (or go back to) serving through the two members left, past several TTLs.
+  for (int round = 0; round < 3; ++round) {
+    const std::size_t a = load_a.size(), b = load_b.size();
+    std::this_thread::sleep_for(std::chrono::seconds(kTtlS));
+    ASSERT_TRUE(eventually([&] { return load_a.size() > a && load_b.size() > b; }))
+        << servers[0]->log() << servers[1]->log();
+  }
+  EXPECT_EQ(readyz(*servers[0]), 200) << servers[0]->log();
+  EXPECT_EQ(readyz(*servers[1]), 200) << servers[1]->log();
+  expect_no_duplicates({load_a.finish(), load_b.finish()});
+}
+
+// A network namespace of this test process's own, with loopback up, so that the
+// nftables rules a test adds touch nothing outside it. Every process the test
+// starts afterwards (etcd members, instances) lives in it.
+bool enter_private_network() {
+  if (::geteuid() != 0 || ::unshare(CLONE_NEWNET) != 0) return false;
+  return shell("ip link set lo up 2>&1").first == 0;
+}
+
+// How a partition answers the cut-off instance's packets.
+enum class Cut { drop, reject };
+
+class PartitionedClusterServe : public ::testing::TestWithParam<Cut> {
+ protected:
+  void SetUp() override {
+    if (!enter_private_network()) GTEST_SKIP() << "needs root to make a network namespace (unshare --net)";
+    etcd_ = std::make_unique<EtcdCluster>(temp_.path() / "etcd");
+    ASSERT_TRUE(etcd_->ready());
+  }
+
+  std::unique_ptr<ServerProcess> start(const std::string& name, std::vector<std::string> prefix) {
+    std::vector<std::string> args = {"--etcd", etcd_->urls(), "--lease-ttl-s", std::to_string(kTtlS), "--nodes", "0-1",
+                                     "--max-wait-ms", "50"};
+    auto server = std::make_unique<ServerProcess>(temp_.path() / "data", temp_.path() / (name + ".log"), args,
+                                                  std::move(prefix));
+    EXPECT_TRUE(server->started());
+    return server;
+  }
+
+  static int readyz(const ServerProcess& server) {
+    HttpConnection c(server.port());
+    return c.get("/readyz").status;
+  }
+
+  TempDir temp_;
+  std::unique_ptr<EtcdCluster> etcd_;
+};
+
+TEST_P(PartitionedClusterServe, ACutOffInstanceRefusesWithoutBlockingWhileTheOtherServesAndBothRecover) {
+  // A runs as `nobody`, so a rule on its packets' owner cuts A alone from etcd.
+  auto a = start("a", {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
+  auto b = start("b", {});
+  ASSERT_TRUE(a->started() && b->started());
+  IdLoad load_a(a->port());
+  IdLoad load_b(b->port());
+  auto eventually = [](auto done) {
+    for (int i = 0; i < 600; ++i) {
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  };
+  ASSERT_TRUE(eventually([&] { return load_a.size() > 10'000 && load_b.size() > 10'000; }));
+
+  const std::string port = etcd_->url(0).substr(etcd_->url(0).rfind(':') + 1);
+  const std::string verdict = GetParam() == Cut::drop ? "drop" : "reject with tcp reset";
+  ASSERT_EQ(shell("nft add table inet partition && nft add chain inet partition out "
+                  "'{ type filter hook output priority 0; }' && nft add rule inet partition out meta skuid 65534 "
+                  "tcp dport " + port + " " + verdict + " 2>&1").first, 0);
+  // A stops issuing by its deadline and then answers every request at once (503);
+  // a request never waits on etcd.
+  ASSERT_TRUE(eventually([&] { return readyz(*a) == 503; })) << a->log();
+  std::int64_t slowest_ms = 0;
+  const auto cut_ends = std::chrono::steady_clock::now() + std::chrono::seconds(3 * kTtlS);
+  HttpConnection probe(a->port());
+  std::size_t b_during = load_b.size();
+  while (std::chrono::steady_clock::now() < cut_ends) {
+    const auto sent = std::chrono::steady_clock::now();
+    const Reply reply = probe.get("/v1/next");
+    slowest_ms = std::max<std::int64_t>(slowest_ms, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                        std::chrono::steady_clock::now() - sent).count());
+    EXPECT_EQ(reply.status, 503) << reply.body;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  // A hang detector, far above --max-wait-ms (50): a request that waited on etcd
+  // would take a call timeout (2 s) or more.
+  EXPECT_LT(slowest_ms, 1500) << "a request to the cut-off instance blocked";
+  EXPECT_GT(load_b.size(), b_during) << "B kept serving";
+  EXPECT_EQ(readyz(*b), 200);
+
+  ASSERT_EQ(shell("nft delete table inet partition 2>&1").first, 0);
+  ASSERT_TRUE(eventually([&] { return readyz(*a) == 200; })) << a->log();
+  const std::size_t a_after = load_a.size();
+  ASSERT_TRUE(eventually([&] { return load_a.size() > a_after + 10'000; }));
+  EXPECT_NE(a->log().find("\"msg\":\"node taken again\""), std::string::npos);
+  std::vector<std::uint64_t> all = load_a.finish();
+  const std::vector<std::uint64_t> from_b = load_b.finish();
+  const std::size_t total = all.size() + from_b.size();
+  all.insert(all.end(), from_b.begin(), from_b.end());
+  EXPECT_EQ(std::set<std::uint64_t>(all.begin(), all.end()).size(), total) << "duplicate IDs";
+}
+
+INSTANTIATE_TEST_SUITE_P(DropAndReject, PartitionedClusterServe, ::testing::Values(Cut::drop, Cut::reject),
+                         [](const ::testing::TestParamInfo<Cut>& cut) {
+                           return std::string(cut.param == Cut::drop ? "Drop" : "Reject");
+                         });
 
 }  // namespace
 }  // namespace idforge::testing

@@ -139,30 +139,51 @@ Result<std::unique_ptr<EtcdClient::Impl>> EtcdClient::Impl::create(const EtcdOpt
     return Error(Errc::invalid_argument, "TLS certificates were given but the etcd endpoints are http://; use https:// "
                                          "endpoints with --etcd-cacert, --etcd-cert and --etcd-key");
   }
-  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  impl->credentials_ = grpc::InsecureChannelCredentials();
   if (*tls) {
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = options.ca_cert_pem;
     ssl.pem_cert_chain = options.cert_pem;
     ssl.pem_private_key = options.key_pem;
-    credentials = grpc::SslCredentials(ssl);
+    impl->credentials_ = grpc::SslCredentials(ssl);
   }
-  grpc::ChannelArguments args;
   // Reconnect within a second after a member comes back, however long it was away.
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  impl->channel_args_.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   for (const std::string& url : options.endpoints) {
     Member m;
     m.url = url;
-    m.channel = grpc::CreateCustomChannel(parse_url(url)->target, credentials, args);
-    m.kv = etcdserverpb::KV::NewStub(m.channel);
-    m.lease = etcdserverpb::Lease::NewStub(m.channel);
-    m.auth = etcdserverpb::Auth::NewStub(m.channel);
+    m.target = parse_url(url)->target;
+    m.stubs = impl->connect(m.target);
     impl->members_.push_back(std::move(m));
   }
   if (!impl->user_.empty()) {
     if (Result<void> auth = impl->authenticate(impl->default_deadline()); !auth) return auth.error();
   }
   return impl;
+}
+
+std::shared_ptr<EtcdClient::Impl::Stubs> EtcdClient::Impl::connect(const std::string& target) const {
+  auto stubs = std::make_shared<Stubs>();
+  grpc::ChannelArguments args = channel_args_;
+  stubs->channel = grpc::CreateCustomChannel(target, credentials_, args);
+  stubs->kv = etcdserverpb::KV::NewStub(stubs->channel);
+  stubs->lease = etcdserverpb::Lease::NewStub(stubs->channel);
+  stubs->auth = etcdserverpb::Auth::NewStub(stubs->channel);
+  stubs->built = std::chrono::steady_clock::now();
+  return stubs;
+}
+
+std::shared_ptr<EtcdClient::Impl::Stubs> EtcdClient::Impl::stubs_of(std::size_t index) {
+  std::lock_guard lock(mutex_);
+  return members_[index].stubs;
+}
+
+void EtcdClient::Impl::reconnect_if_down(std::size_t index, const std::shared_ptr<Stubs>& tried) {
+  if (tried->channel->GetState(false) == GRPC_CHANNEL_READY) return;
+  if (std::chrono::steady_clock::now() - tried->built < call_timeout_) return;
+  std::shared_ptr<Stubs> fresh = connect(members_[index].target);
+  std::lock_guard lock(mutex_);
+  if (members_[index].stubs == tried) members_[index].stubs = std::move(fresh);
 }
 
 Deadline EtcdClient::Impl::default_deadline() const {
@@ -180,9 +201,9 @@ void EtcdClient::Impl::prepare(grpc::ClientContext& context, Deadline deadline, 
   }
 }
 
-Error EtcdClient::Impl::report(const char* what, const Member& member, const grpc::Status& status) {
+Error EtcdClient::Impl::report(const char* what, const std::string& url, const grpc::Status& status) {
   const Kind kind = kind_of(status);
-  std::string message = cat("etcd ", what, " at ", member.url, " failed: ", status.error_message(),
+  std::string message = cat("etcd ", what, " at ", url, " failed: ", status.error_message(),
                             tls_hint(status.error_message()));
   if (std::string_view(kind.name) == "auth") {
     message += "; check --etcd-user and its password, and that the user's role may read and write the key prefix";
@@ -208,10 +229,10 @@ Result<void> EtcdClient::Impl::call(const char* what, Deadline deadline, Call&& 
     }
     if (std::chrono::steady_clock::now() >= deadline) break;
     const std::size_t index = (first + tries) % members_.size();
-    Member& member = members_[index];
+    const std::shared_ptr<Stubs> stubs = stubs_of(index);
     grpc::ClientContext context;
     prepare(context, deadline, true);
-    const grpc::Status status = run(member, context);
+    const grpc::Status status = run(*stubs, context);
     if (status.ok()) {
       std::lock_guard lock(mutex_);
       current_ = index;
@@ -223,8 +244,9 @@ Result<void> EtcdClient::Impl::call(const char* what, Deadline deadline, Call&& 
       --tries;  // The same member again, with the new token.
       continue;
     }
-    Error error = report(what, member, status);
+    Error error = report(what, members_[index].url, status);
     if (!kind_of(status).try_next) return error;
+    reconnect_if_down(index, stubs);
     last = std::move(error);
   }
   if (last) {
@@ -241,16 +263,16 @@ Result<void> EtcdClient::Impl::authenticate(Deadline deadline) {
   // The token is not sent with Authenticate itself.
   std::optional<Error> last;
   for (std::size_t i = 0; i < members_.size() && std::chrono::steady_clock::now() < deadline; ++i) {
-    Member& member = members_[i];
+    const std::shared_ptr<Stubs> stubs = stubs_of(i);
     grpc::ClientContext context;
     prepare(context, deadline, false);
-    const grpc::Status status = member.auth->Authenticate(&context, request, &response);
+    const grpc::Status status = stubs->auth->Authenticate(&context, request, &response);
     if (status.ok()) {
       std::lock_guard lock(mutex_);
       token_ = response.token();
       return {};
     }
-    Error error = report("authentication", member, status);
+    Error error = report("authentication", members_[i].url, status);
     if (!kind_of(status).try_next) {
       return Error(Errc::invalid_argument, cat("etcd refused user '", user_, "': ", status.error_message(),
                                                "; check --etcd-user and the password (--etcd-password-file or "
@@ -263,7 +285,7 @@ Result<void> EtcdClient::Impl::authenticate(Deadline deadline) {
 
 Result<etcdserverpb::TxnResponse> EtcdClient::Impl::txn(const etcdserverpb::TxnRequest& request, Deadline deadline) {
   etcdserverpb::TxnResponse response;
-  Result<void> done = call("transaction", deadline, [&](Member& m, grpc::ClientContext& context) {
+  Result<void> done = call("transaction", deadline, [&](Stubs& m, grpc::ClientContext& context) {
     response.Clear();
     return m.kv->Txn(&context, request, &response);
   });
@@ -274,7 +296,7 @@ Result<etcdserverpb::TxnResponse> EtcdClient::Impl::txn(const etcdserverpb::TxnR
 Result<etcdserverpb::RangeResponse> EtcdClient::Impl::range(const etcdserverpb::RangeRequest& request,
                                                              Deadline deadline) {
   etcdserverpb::RangeResponse response;
-  Result<void> done = call("range read", deadline, [&](Member& m, grpc::ClientContext& context) {
+  Result<void> done = call("range read", deadline, [&](Stubs& m, grpc::ClientContext& context) {
     response.Clear();
     return m.kv->Range(&context, request, &response);
   });
@@ -286,7 +308,7 @@ Result<etcdserverpb::LeaseGrantResponse> EtcdClient::Impl::grant(std::int64_t tt
   etcdserverpb::LeaseGrantRequest request;
   request.set_ttl(ttl_s);
   etcdserverpb::LeaseGrantResponse response;
-  Result<void> done = call("lease grant", deadline, [&](Member& m, grpc::ClientContext& context) {
+  Result<void> done = call("lease grant", deadline, [&](Stubs& m, grpc::ClientContext& context) {
     response.Clear();
     return m.lease->LeaseGrant(&context, request, &response);
   });
@@ -301,7 +323,7 @@ Result<etcdserverpb::LeaseKeepAliveResponse> EtcdClient::Impl::keepalive(std::in
   etcdserverpb::LeaseKeepAliveResponse response;
   // One round per stream: the stream's deadline bounds the read, so a member
   // that accepts and never answers cannot hold the keeper past it.
-  Result<void> done = call("keepalive", deadline, [&](Member& m, grpc::ClientContext& context) {
+  Result<void> done = call("keepalive", deadline, [&](Stubs& m, grpc::ClientContext& context) {
     response.Clear();
     auto stream = m.lease->LeaseKeepAlive(&context);
     if (stream->Write(request) && stream->Read(&response)) {
@@ -321,7 +343,7 @@ Result<void> EtcdClient::Impl::revoke(std::int64_t lease, Deadline deadline) {
   etcdserverpb::LeaseRevokeRequest request;
   request.set_id(lease);
   etcdserverpb::LeaseRevokeResponse response;
-  Result<void> done = call("lease revoke", deadline, [&](Member& m, grpc::ClientContext& context) {
+  Result<void> done = call("lease revoke", deadline, [&](Stubs& m, grpc::ClientContext& context) {
     return m.lease->LeaseRevoke(&context, request, &response);
   });
   if (!done && done.error().code() == Errc::lease_lost) return {};  // Already gone.

@@ -47,25 +47,40 @@ class EtcdClient::Impl {
   std::chrono::milliseconds call_timeout() const { return call_timeout_; }
 
  private:
-  struct Member {
-    std::string url;
+  // One connection to a member and the stubs on it.
+  struct Stubs {
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<etcdserverpb::KV::Stub> kv;
     std::unique_ptr<etcdserverpb::Lease::Stub> lease;
     std::unique_ptr<etcdserverpb::Auth::Stub> auth;
+    std::chrono::steady_clock::time_point built;
+  };
+  struct Member {
+    std::string url;
+    std::string target;
+    std::shared_ptr<Stubs> stubs;  // Guarded by mutex_; replaced, never changed.
   };
 
   Impl() = default;
 
-  // Runs `call(member, context)` on members in turn, from the current one, until one
+  // Runs `call(stubs, context)` on members in turn, from the current one, until one
   // answers or `deadline` passes. `what` names the call in errors.
   template <class Call>
   Result<void> call(const char* what, Deadline deadline, Call&& call);
   void prepare(grpc::ClientContext& context, Deadline deadline, bool with_token);
-  Error report(const char* what, const Member& member, const grpc::Status& status);
+  Error report(const char* what, const std::string& url, const grpc::Status& status);
+  std::shared_ptr<Stubs> connect(const std::string& target) const;
+  // The member's stubs now.
+  std::shared_ptr<Stubs> stubs_of(std::size_t index);
+  // After a member did not answer: a connection that is not up and older than a
+  // call timeout is replaced, so that a member back from a partition is reached at
+  // once rather than after the kernel's next SYN retry or gRPC's backoff.
+  void reconnect_if_down(std::size_t index, const std::shared_ptr<Stubs>& tried);
 
   std::vector<std::string> urls_;
   std::vector<Member> members_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  grpc::ChannelArguments channel_args_;
   std::chrono::milliseconds call_timeout_{2000};
   std::string user_;
   std::string password_;

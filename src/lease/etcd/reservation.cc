@@ -285,7 +285,13 @@ Result<void> EtcdReservation::release(std::optional<std::int64_t> final_stamp) {
   if (released_) return Error(Errc::lease_lost, "the reservation was released");
   released_ = true;
   if (lost_) return lost_error("");
-  // Owner-checked even past the fence: while the holder key carries our lease,
+  if (lease_->lapsed()) {
+    // The lease is given up: its holder key goes with it, and the mark already
+    // bounds every stamp issued. Nothing to wait on etcd for.
+    lost_ = true;
+    return lost_error("");
+  }
+  // Owner-checked: while the holder key carries our lease,
   // no one else has the node, and the final mark is at most what was reserved.
   TxnRequest txn;
   compare_lease(txn, holder_key_, lease_->id());
