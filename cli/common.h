@@ -34,6 +34,7 @@ struct Command {
 Command add_gen(CLI::App& root);
 Command add_decode(CLI::App& root);
 Command add_layout(CLI::App& root);
+Command add_nodes(CLI::App& root);
 Command add_range(CLI::App& root);
 Command add_serve(CLI::App& root);
 

@@ -38,8 +38,8 @@ std::vector<std::string> split_urls(const std::string& text) {
 
 }  // namespace
 
-void add_cluster_flags(CLI::App& app, ClusterFlags& flags) {
-  const char* group = "Cluster mode (etcd)";
+void add_etcd_flags(CLI::App& app, ClusterFlags& flags) {
+  const char* group = "etcd";
   app.add_option("--etcd", flags.etcd,
                  "URL[,URL…] of etcd members (http:// or https://): lease the node from etcd instead of the data "
                  "directory; calls fail over between the members")
@@ -48,12 +48,6 @@ void add_cluster_flags(CLI::App& app, ClusterFlags& flags) {
   app.add_option("--etcd-prefix", flags.prefix, "Key prefix that the cluster's instances share")
       ->envname("IDFORGE_ETCD_PREFIX")
       ->capture_default_str()
-      ->group(group);
-  app.add_option("--lease-ttl-s", flags.lease_ttl_s,
-                 "etcd lease TTL: a dead instance's node is free again this long after it stopped answering")
-      ->envname("IDFORGE_LEASE_TTL_S")
-      ->capture_default_str()
-      ->check(CLI::Range(std::int64_t{5}, std::int64_t{300}))
       ->group(group);
   app.add_option("--etcd-cacert", flags.cacert, "PEM file of the CA that signed the etcd members' certificates")
       ->envname("IDFORGE_ETCD_CACERT")
@@ -70,32 +64,42 @@ void add_cluster_flags(CLI::App& app, ClusterFlags& flags) {
   app.add_option("--etcd-password-file", flags.password_file, "File whose first line is the etcd user's password")
       ->envname("IDFORGE_ETCD_PASSWORD_FILE")
       ->group(group);
+}
+
+void add_cluster_flags(CLI::App& app, ClusterFlags& flags) {
+  add_etcd_flags(app, flags);
+  const char* group = "etcd";
+  app.add_option("--lease-ttl-s", flags.lease_ttl_s,
+                 "etcd lease TTL: a dead instance's node is free again this long after it stopped answering")
+      ->envname("IDFORGE_LEASE_TTL_S")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{5}, std::int64_t{300}))
+      ->group(group);
   app.add_flag("--wait-for-node", flags.wait_for_node,
                "When every node is held (or the store does not answer) at start, wait for one instead of failing")
       ->envname("IDFORGE_WAIT_FOR_NODE");
 }
 
-Result<std::unique_ptr<detail::NodeSource>> etcd_source_from(const ClusterFlags& flags, const Instance& instance,
-                                                             Clock& clock) {
 #if IDFORGE_WITH_ETCD
-  detail::EtcdSourceOptions options;
-  options.etcd.endpoints = split_urls(flags.etcd);
-  for (auto [path, flag, out] : {std::tuple{&flags.cacert, "--etcd-cacert", &options.etcd.ca_cert_pem},
-                                 std::tuple{&flags.cert, "--etcd-cert", &options.etcd.cert_pem},
-                                 std::tuple{&flags.key, "--etcd-key", &options.etcd.key_pem}}) {
+Result<EtcdOptions> etcd_options_from(const ClusterFlags& flags) {
+  EtcdOptions options;
+  options.endpoints = split_urls(flags.etcd);
+  for (auto [path, flag, out] : {std::tuple{&flags.cacert, "--etcd-cacert", &options.ca_cert_pem},
+                                 std::tuple{&flags.cert, "--etcd-cert", &options.cert_pem},
+                                 std::tuple{&flags.key, "--etcd-key", &options.key_pem}}) {
     if (path->empty()) continue;
     Result<std::string> text = read_small_file(*path, flag);
     if (!text) return text.error();
     *out = std::move(*text);
   }
-  options.etcd.user = flags.user;
+  options.user = flags.user;
   if (!flags.user.empty()) {
     if (!flags.password_file.empty()) {
       Result<std::string> text = read_small_file(flags.password_file, "--etcd-password-file");
       if (!text) return text.error();
-      options.etcd.password = text->substr(0, text->find_first_of("\r\n"));
+      options.password = text->substr(0, text->find_first_of("\r\n"));
     } else if (const char* env = std::getenv("IDFORGE_ETCD_PASSWORD"); env != nullptr) {
-      options.etcd.password = env;
+      options.password = env;
     } else {
       return Error(Errc::invalid_argument, "--etcd-user '" + flags.user + "' needs a password: give "
                                            "--etcd-password-file FILE or set IDFORGE_ETCD_PASSWORD");
@@ -103,6 +107,17 @@ Result<std::unique_ptr<detail::NodeSource>> etcd_source_from(const ClusterFlags&
   } else if (!flags.password_file.empty()) {
     return Error(Errc::invalid_argument, "--etcd-password-file needs --etcd-user");
   }
+  return options;
+}
+#endif
+
+Result<std::unique_ptr<detail::NodeSource>> etcd_source_from(const ClusterFlags& flags, const Instance& instance,
+                                                             Clock& clock) {
+#if IDFORGE_WITH_ETCD
+  detail::EtcdSourceOptions options;
+  Result<EtcdOptions> etcd = etcd_options_from(flags);
+  if (!etcd) return etcd.error();
+  options.etcd = std::move(*etcd);
   options.prefix = flags.prefix;
   options.lease_ttl_s = flags.lease_ttl_s;
   options.layout = instance.layout;

@@ -11,6 +11,9 @@
 #include <string>
 
 #include "idforge/clock.h"
+#if IDFORGE_WITH_ETCD
+#include "idforge/etcd_reservation.h"
+#endif
 #include "server/node_source.h"
 
 namespace idforge::cli {
@@ -27,7 +30,9 @@ struct ClusterFlags {
   bool wait_for_node = false;
 };
 
-// Registers the flags on `serve`.
+// Registers the flags that reach etcd (--etcd, --etcd-prefix, TLS, auth) on `app`.
+void add_etcd_flags(CLI::App& app, ClusterFlags& flags);
+// Registers those and serve's own (--lease-ttl-s, --wait-for-node) on `serve`.
 void add_cluster_flags(CLI::App& serve, ClusterFlags& flags);
 
 // What else a source needs to know about this instance.
@@ -36,6 +41,12 @@ struct Instance {
   detail::NodeChoice choice;
   std::string listen;  // As given, recorded in etcd for `idforge nodes`.
 };
+
+#if IDFORGE_WITH_ETCD
+// How to reach etcd, from the flags (reading TLS files and the password). Fails
+// with invalid_argument for bad flags and io for unreadable files.
+Result<EtcdOptions> etcd_options_from(const ClusterFlags& flags);
+#endif
 
 // The etcd source the flags describe (reading TLS files and the password). Fails
 // with invalid_argument for bad flags, io for unreadable files, and as

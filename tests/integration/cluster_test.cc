@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -211,6 +212,37 @@ TEST_F(ClusterServe, SigtermWritesTheFinalMarkRevokesTheLeaseAndExitsZero) {
   const std::string mark = etcd_.etcdctl("get --print-value-only /idforge/snowflake-node10-seq12/mark/9").second;
   const std::int64_t newest_stamp = Layout::twitter().decompose(*std::max_element(ids.begin(), ids.end())).tick;
   EXPECT_EQ(mark, std::to_string(newest_stamp) + "\n") << "the final mark is the newest stamp issued";
+}
+
+TEST_F(ClusterServe, NodesListsWhoHoldsWhichNodeAndTheMarksLeftBehind) {
+  auto a = start({"--node", "4"});
+  auto b = start({"--node", "6"});
+  (void)fetch(*a, 1);
+  (void)fetch(*b, 1);
+  EXPECT_EQ(b->stop(SIGTERM), 0) << b->log();
+  const Ran listed = run("nodes --etcd " + etcd_.urls() + " --json");
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const json all = json::parse(listed.out);
+  EXPECT_EQ(all["geometry"], "snowflake-node10-seq12");
+  EXPECT_EQ(all["held"], 2) << "a's node and a's flake-128 worker";
+  std::map<std::uint64_t, json> snowflake;
+  for (const json& n : all["nodes"]) {
+    if (n["space"] == "snowflake-node10-seq12") snowflake[n["node"].get<std::uint64_t>()] = n;
+  }
+  ASSERT_EQ(snowflake.size(), 2u) << listed.out;
+  EXPECT_TRUE(snowflake[4]["held"].get<bool>());
+  EXPECT_EQ(snowflake[4]["holder"]["pid"], a->pid());
+  EXPECT_EQ(snowflake[4]["lease"], info(*a)["coordination"]["lease_id"]);
+  EXPECT_FALSE(snowflake[6]["held"].get<bool>()) << "released on SIGTERM";
+  EXPECT_TRUE(snowflake[6]["mark"].is_number()) << "the mark outlives its holder";
+  EXPECT_TRUE(snowflake[6]["mark_time"].get<std::string>().starts_with("20"));
+
+  const Ran table = run("nodes --etcd " + etcd_.urls());
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("SPACE"), std::string::npos);
+  EXPECT_NE(table.out.find(std::to_string(a->pid())), std::string::npos) << table.out;
+  expect_one_error_line(run("nodes"), 2, "give --etcd");
+  expect_one_error_line(run("nodes --etcd " + etcd_.urls() + " --etcd-prefix bad"), 2, "must start with '/'");
 }
 
 TEST_F(ClusterServe, AnotherLayoutGeometryOnThePrefixIsRefusedNamingBoth) {
