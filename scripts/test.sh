@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Builds and runs the whole test suite: Release, ASan+UBSan (both replay the fuzz
 # corpus, and run the service's integration tests against an ASan-built binary),
-# TSan (concurrency tests, and the integration tests against a TSan-built
-# binary), the libFuzzer targets over their corpus, and a
+# TSan (concurrency tests, the lease code, and the integration tests against a
+# TSan-built binary), the libFuzzer targets over their corpus, and a
 # consumer project that uses the installed package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,9 +32,12 @@ for preset in release asan; do
   run_ctest "$preset"
 done
 
-step "tsan: concurrency tests and the service"
+step "tsan: concurrency tests, the service, and cluster mode's lease code"
 cmake --preset tsan >/dev/null
-cmake --build --preset tsan --target core_concurrency_test formats_concurrency_test serve_test
+tsan_targets=(core_concurrency_test formats_concurrency_test serve_test)
+# Cluster mode, when configured with it (IDFORGE_WITH_ETCD, the default).
+if grep -q '^IDFORGE_WITH_ETCD:BOOL=ON' build/tsan/CMakeCache.txt; then tsan_targets+=(etcd_test cluster_test); fi
+cmake --build --preset tsan --target "${tsan_targets[@]}"
 run_ctest tsan
 
 step "fuzz: libFuzzer targets (clang-14, ASan+UBSan) over the checked-in corpus"
