@@ -17,7 +17,6 @@ for candidate in build/release/idforge build/service/idforge; do
   [ -n "$idforge" ] || { [ -x "$candidate" ] && idforge="$candidate"; }
 done
 [ -n "$idforge" ] || { echo "build idforge first (cmake --preset service && cmake --build --preset service)" >&2; exit 2; }
-command -v etcd >/dev/null || { echo "etcd is not installed: apt-get install etcd-server" >&2; exit 2; }
 command -v curl >/dev/null || { echo "curl is not installed: apt-get install curl" >&2; exit 2; }
 
 work="$(mktemp -d)"
@@ -29,31 +28,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A loopback port nothing listens on (checked by trying to connect).
-free_port() {
-  local port
-  while :; do
-    port=$((20000 + RANDOM % 20000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
-  done
-}
-
-cluster=""
-clients=()
-peers=()
-for i in 0 1 2; do
-  clients+=("$(free_port)")
-  peers+=("$(free_port)")
-  cluster+="${cluster:+,}m$i=http://127.0.0.1:${peers[$i]}"
-done
-for i in 0 1 2; do
-  etcd --name "m$i" --data-dir "$work/m$i" \
-    --listen-client-urls "http://127.0.0.1:${clients[$i]}" --advertise-client-urls "http://127.0.0.1:${clients[$i]}" \
-    --listen-peer-urls "http://127.0.0.1:${peers[$i]}" --initial-advertise-peer-urls "http://127.0.0.1:${peers[$i]}" \
-    --initial-cluster "$cluster" --initial-cluster-state new --pre-vote=true 2>"$work/m$i.log" &
-  pids+=($!)
-done
-endpoints="http://127.0.0.1:${clients[0]},http://127.0.0.1:${clients[1]},http://127.0.0.1:${clients[2]}"
+source scripts/lib/etcd_cluster.sh
+start_etcd_cluster "$work" 3
+pids+=("${ETCD_PIDS[@]}")
+endpoints="$ETCD_ENDPOINTS"
 echo "etcd: 3 members at $endpoints"
 
 ports=()
