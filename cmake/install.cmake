@@ -4,7 +4,14 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS idforge EXPORT idforgeTargets
+set(idforge_installed_targets idforge)
+if(IDFORGE_WITH_ETCD)
+  # Cluster mode's library, idforge::etcd; its package then needs gRPC and protobuf.
+  set_target_properties(idforge_etcd PROPERTIES EXPORT_NAME etcd)
+  list(APPEND idforge_installed_targets idforge_etcd)
+endif()
+set(IDFORGE_PACKAGE_WITH_ETCD ${IDFORGE_WITH_ETCD})
+install(TARGETS ${idforge_installed_targets} EXPORT idforgeTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/idforge DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

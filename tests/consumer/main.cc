@@ -4,6 +4,9 @@
 
 #include <idforge/generator.h>
 #include <idforge/version.h>
+#if CONSUMER_WITH_ETCD
+#include <idforge/etcd_reservation.h>
+#endif
 
 int main() {
   idforge::SystemClock clock;
@@ -13,6 +16,12 @@ int main() {
     std::fprintf(stderr, "consumer: %s\n", generator.error().message().c_str());
     return 1;
   }
+#if CONSUMER_WITH_ETCD
+  // Linked and callable: a bad endpoint is refused before any connection is made.
+  idforge::EtcdOptions options;
+  options.endpoints = {"127.0.0.1:2379"};
+  if (idforge::EtcdClient::connect(options)) return 1;
+#endif
   auto a = (*generator)->next();
   auto b = (*generator)->next();
   if (!a || !b || !(*a < *b)) return 1;
