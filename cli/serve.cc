@@ -94,6 +94,17 @@ sigset_t block_signals() {
   return set;
 }
 
+// SIGTERM or SIGINT if one is pending (blocked and not yet taken), else 0.
+int stop_signal_pending() {
+  sigset_t pending;
+  sigemptyset(&pending);
+  sigpending(&pending);
+  for (int s : {SIGTERM, SIGINT}) {
+    if (sigismember(&pending, s) == 1) return s;
+  }
+  return 0;
+}
+
 // Descriptors kept free beside the connections: the listener, the event loops'
 // own, the data directory's files, renewals and logs.
 constexpr std::int64_t kReservedDescriptors = 64;
@@ -134,6 +145,9 @@ int run_serve(const ServeOptions& options) {
   service.generator.max_lead_ms = options.max_lead_ms;
   service.generator.max_wait_ms = options.max_wait_ms;
   service.wait_for_node = options.cluster.wait_for_node;
+  // A stop signal ends a wait for a node (the signals are blocked, so one that
+  // arrives stays pending until sigwait below).
+  service.keep_waiting = [] { return stop_signal_pending() == 0; };
   const std::uint64_t max_batch = detail::IdService::max_batch(service.generator);
   service.max_count = options.max_count.value_or(std::min(kDefaultMaxCount, max_batch));
   if (service.max_count > max_batch) {
@@ -167,6 +181,10 @@ int run_serve(const ServeOptions& options) {
     source = detail::file_source(dir->path, *layout, choice);
   }
   Result<std::unique_ptr<detail::IdService>> ids = detail::IdService::start(service, std::move(source), clock);
+  if (!ids && service.wait_for_node && stop_signal_pending() != 0) {
+    log(LogLevel::info, "stopped while waiting for a node", {{"signal", signal_name(stop_signal_pending())}});
+    return kExitOk;
+  }
   if (!ids) return fail_to_start(ids.error());
   detail::Metrics metrics(options.threads);
   detail::Api api(**ids, metrics, clock, options.threads);

@@ -125,7 +125,8 @@ Result<std::unique_ptr<IdService>> IdService::start(const IdServiceOptions& opti
   std::unique_ptr<IdService> s(new IdService(options, std::move(source), clock));
   Result<std::unique_ptr<NodeHold>> hold = s->source_->take();
   bool said_waiting = false;
-  while (!hold && options.wait_for_node && hold.error().code() == Errc::unavailable) {
+  while (!hold && options.wait_for_node && hold.error().code() == Errc::unavailable &&
+         (!options.keep_waiting || options.keep_waiting())) {
     if (!said_waiting) {
       log(LogLevel::warn, "waiting for a free node", {{"source", s->source_->name()}, {"error", hold.error().message()}});
       said_waiting = true;

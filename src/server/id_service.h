@@ -37,6 +37,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -67,6 +68,9 @@ struct IdServiceOptions {
   // When the source has no free node (or does not answer) at start: wait for one,
   // logging that it waits, instead of failing. Default: false.
   bool wait_for_node = false;
+  // While waiting, asked every second whether to go on; false ends the wait and
+  // start() fails with the last refusal. Default: always.
+  std::function<bool()> keep_waiting;
 };
 
 // How IDs are laid out in the response body.

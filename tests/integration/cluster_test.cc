@@ -119,6 +119,11 @@ TEST_F(ClusterServe, AnInstanceThatWaitsForANodeGetsOneTheMomentAnotherStops) {
   auto waiting = start({"--nodes", "0-1", "--wait-for-node"}, {}, false);
   ASSERT_TRUE(eventually([&] { return waiting->log().find("waiting for a free node") != std::string::npos; }));
   EXPECT_FALSE(waiting->started());
+  // A waiting instance stops on SIGTERM too, cleanly.
+  auto stopped = start({"--nodes", "0-1", "--wait-for-node"}, {}, false);
+  ASSERT_TRUE(eventually([&] { return stopped->log().find("waiting for a free node") != std::string::npos; }));
+  EXPECT_EQ(stopped->stop(SIGTERM), 0) << stopped->log();
+  EXPECT_NE(stopped->log().find("stopped while waiting for a node"), std::string::npos);
   const std::uint64_t b_node = info(*b)["node"];
   const std::vector<std::uint64_t> before = fetch(*b, 5);
   // SIGTERM writes the final mark and revokes the lease: the node is free at
