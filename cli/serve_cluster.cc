@@ -41,8 +41,8 @@ std::vector<std::string> split_urls(const std::string& text) {
 void add_etcd_flags(CLI::App& app, ClusterFlags& flags) {
   const char* group = "etcd";
   app.add_option("--etcd", flags.etcd,
-                 "URL[,URL…] of etcd members (http:// or https://): lease the node from etcd instead of the data "
-                 "directory; calls fail over between the members")
+                 "URL[,URL…] of etcd members (http:// or https://); calls fail over between them. serve: lease "
+                 "the node from etcd (cluster mode) instead of the data directory")
       ->envname("IDFORGE_ETCD")
       ->group(group);
   app.add_option("--etcd-prefix", flags.prefix, "Key prefix that the cluster's instances share")
