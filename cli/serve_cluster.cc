@@ -16,6 +16,7 @@
 #endif
 
 namespace idforge::cli {
+#if IDFORGE_WITH_ETCD
 namespace {
 
 // The whole of a small file (certificates, keys, a password).
@@ -37,6 +38,7 @@ std::vector<std::string> split_urls(const std::string& text) {
 }
 
 }  // namespace
+#endif
 
 void add_etcd_flags(CLI::App& app, ClusterFlags& flags) {
   const char* group = "etcd";

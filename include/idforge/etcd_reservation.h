@@ -159,7 +159,8 @@ class EtcdLease {
   std::int64_t ms_until_fence();
 
   // Stops the keepalives and revokes the lease, which deletes every key bound to
-  // it (its holder keys). Idempotent; a lease already gone is not an error.
+  // it (its holder keys). A lease whose fence had passed counts as lost first.
+  // Idempotent; a lease already gone is not an error.
   Result<void> revoke();
 
   // True once the fence has passed (the lease lost, or not confirmed in time).
@@ -174,6 +175,7 @@ class EtcdLease {
   EtcdLease(std::shared_ptr<EtcdClient> client, Clock& clock, EtcdObserver observer);
   void keep_alive();
   void lose(Error why);
+  Error unanswered_error() const;
 
   struct Keeper;
   std::shared_ptr<EtcdClient> client_;

@@ -123,11 +123,13 @@ TEST_F(ServeRestart, ReadinessComesBackByItselfWhenTheClockCatchesUp) {
   auto first = start({"--node", "8"});
   const std::vector<std::uint64_t> before = fetch(*first, 5);
   ASSERT_EQ(first->stop(SIGKILL), 128 + SIGKILL);
-  auto second = start({"--node", "8", "--max-lead-ms", "0", "--max-wait-ms", "0"}, clock_stepped("-2s"));
+  // 5 s behind: far more than a start takes even on a loaded machine, so the first
+  // probe comes while the clock is still behind.
+  auto second = start({"--node", "8", "--max-lead-ms", "0", "--max-wait-ms", "0"}, clock_stepped("-5s"));
   HttpConnection c(second->port());
   EXPECT_EQ(c.get("/readyz").status, 503);
   Reply ready;
-  for (int i = 0; i < 1000 && ready.status != 200; ++i) {  // A guard, not a timing: about 3 s.
+  for (int i = 0; i < 2000 && ready.status != 200; ++i) {  // A guard, not a timing: about 6 s.
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     ready = c.get("/readyz");
   }

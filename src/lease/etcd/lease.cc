@@ -94,6 +94,11 @@ EtcdClient::Impl::Deadline EtcdLease::call_deadline() {
   return std::min(client_->impl().default_deadline(), std::chrono::steady_clock::now() + std::chrono::nanoseconds(left_ns));
 }
 
+Error EtcdLease::unanswered_error() const {
+  return Error(Errc::lease_lost, cat("etcd lease ", hex(id_), ": no keepalive was answered before its deadline (etcd "
+                                     "unreachable, or this process was paused), so the lease may have expired"));
+}
+
 void EtcdLease::lose(Error why) {
   {
     std::lock_guard lock(keeper_->mutex);
@@ -116,8 +121,7 @@ void EtcdLease::keep_alive() {
     lock.unlock();
     const std::int64_t send = clock_.boot_ns();
     if (fence_.passed(send)) {
-      lose(Error(Errc::lease_lost, cat("etcd lease ", hex(id_), ": no keepalive was answered before its deadline (etcd "
-                                       "unreachable, or this process was paused), so the lease may have expired")));
+      lose(unanswered_error());
       return;
     }
     Result<etcdserverpb::LeaseKeepAliveResponse> answer = etcd.keepalive(id_, call_deadline());
@@ -142,6 +146,10 @@ void EtcdLease::keep_alive() {
 }
 
 Result<void> EtcdLease::revoke() {
+  // A lease given up after its fence passed was lost first, whichever thread sees it.
+  if (state() == State::held && lapsed()) {
+    lose(unanswered_error());
+  }
   {
     std::lock_guard lock(keeper_->mutex);
     if (keeper_->state == State::revoked) return {};
