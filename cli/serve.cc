@@ -166,6 +166,9 @@ int run_serve(const ServeOptions& options) {
   SystemClock clock;
   const detail::NodeChoice choice{node, nodes->first, nodes->second};
   const bool cluster = !options.cluster.etcd.empty();
+  // An extension through etcd is a network round trip: requests never make one
+  // (they wait up to --max-wait-ms for the renewer, then get 503).
+  service.generator.extend_on_demand = !cluster;
   // Cluster mode keeps nodes and marks in etcd: the data directory is not used.
   std::optional<DataDir> data_dir;
   std::unique_ptr<detail::NodeSource> source;

@@ -43,6 +43,9 @@ struct TimePolicy {
   std::int64_t max_lead_ms = 1000;
   // How long one call may wait for the clock before it fails. Default: 1000. Valid: 0 to 3,600,000.
   std::int64_t max_wait_ms = 1000;
+  // For a generator with a reservation (flake-128): whether a call may extend it
+  // itself (GeneratorOptions::extend_on_demand). Default: true.
+  bool extend_on_demand = true;
 };
 
 }  // namespace idforge

@@ -105,6 +105,14 @@ struct GeneratorOptions {
   // reserve_ahead_ms / 8) ahead of the clock, and nothing is reserved until the
   // first ID is asked for. Default: 1000. Valid: 1 to 86,400,000.
   std::int64_t reserve_ahead_ms = 1000;
+  // Whether a call may extend the reservation itself when the stamps it needs are
+  // past it (the renewer has fallen behind or is failing). Default: true — with
+  // files an extension is an fsync. Set false when an extension is a network round
+  // trip (EtcdReservation): a call then waits for a renewal only up to max_wait_ms
+  // and otherwise fails with `unavailable`, so no call waits on the coordinator.
+  // Only the very first extension, before any ID is issued, is made in a call
+  // either way (the renewer reserves nothing until then).
+  bool extend_on_demand = true;
 };
 
 // Counters for metrics. Each is a snapshot; counters only grow.
@@ -237,6 +245,7 @@ class Generator {
   const std::int64_t lead_ticks_;
   const std::int64_t max_wait_ns_;
   const std::int64_t reserve_ahead_ticks_;
+  const bool extend_on_demand_;
   const std::uint64_t fork_generation_;
   const Fence* const fence_;
   std::uint64_t initial_state_ = 0;

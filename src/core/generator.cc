@@ -42,6 +42,7 @@ Generator::Generator(const GeneratorOptions& options, Clock& clock, Reservation&
       lead_ticks_(options.max_lead_ms / layout_.tick_ms()),
       max_wait_ns_(options.max_wait_ms * kNsPerMs),
       reserve_ahead_ticks_(std::max<std::int64_t>(1, (options.reserve_ahead_ms + layout_.tick_ms() - 1) / layout_.tick_ms())),
+      extend_on_demand_(options.extend_on_demand),
       fork_generation_(current_fork_generation()),
       fence_(reservation.fence()),
       inherited_stamp_(reservation.inherited_stamp()) {
@@ -216,11 +217,26 @@ Result<std::uint64_t> Generator::take_slow(std::uint64_t n) {
       continue;
     }
     if (last_tick > limit_tick_.load(std::memory_order_acquire)) {
-      std::lock_guard lock(renew_mutex_);
-      if (closed_) continue;
-      if (Result<void> extended = extend_locked(last_tick); !extended) {
-        return refuse(extended.error().code(), extended.error().message());
+      if (extend_on_demand_ || cur == initial_state_) {
+        std::lock_guard lock(renew_mutex_);
+        if (closed_) continue;
+        if (Result<void> extended = extend_locked(last_tick); !extended) {
+          return refuse(extended.error().code(), extended.error().message());
+        }
+        continue;
       }
+      // Wait for the renewer, never for the store itself.
+      const std::int64_t left_ns = give_up_boot_ns - clock_.boot_ns();
+      if (left_ns <= 0) {
+        return refuse(Errc::unavailable,
+                      cat("node ", node_, "'s reservation has not been extended in time (its store is slow or "
+                          "unreachable; the renewal is retried in the background); retry later"));
+      }
+      if (!waited) {
+        waited = true;
+        waits_.fetch_add(1, std::memory_order_relaxed);
+      }
+      clock_.sleep_for_ns(std::min<std::int64_t>(left_ns, kNsPerMs / 4));
       continue;
     }
     if (state_.compare_exchange_strong(cur, end, std::memory_order_relaxed, std::memory_order_relaxed)) {

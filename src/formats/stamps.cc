@@ -16,6 +16,7 @@ class TimeOnly final : public Reservation {
   std::optional<std::int64_t> inherited_stamp() const override { return inner_.inherited_stamp(); }
   Result<void> extend(std::int64_t until_stamp) override { return inner_.extend(until_stamp); }
   Result<void> release(std::optional<std::int64_t> final_stamp) override { return inner_.release(final_stamp); }
+  const Fence* fence() const override { return inner_.fence(); }
 
  private:
   Reservation& inner_;
@@ -42,7 +43,10 @@ Result<std::unique_ptr<Stamps>> Stamps::create(std::string_view spec, const Time
   } else {
     stamps->reservation_ = std::make_unique<MemoryReservation>(0);
   }
-  GeneratorOptions options{.layout = *layout, .max_lead_ms = policy.max_lead_ms, .max_wait_ms = policy.max_wait_ms};
+  GeneratorOptions options{.layout = *layout,
+                           .max_lead_ms = policy.max_lead_ms,
+                           .max_wait_ms = policy.max_wait_ms,
+                           .extend_on_demand = policy.extend_on_demand};
   Result<std::unique_ptr<Generator>> generator = Generator::create(options, clock, *stamps->reservation_);
   if (!generator) return generator.error();
   stamps->generator_ = std::move(*generator);

@@ -107,7 +107,9 @@ Result<std::unique_ptr<IdService::Generation>> IdService::begin(std::unique_ptr<
   auto generator = Generator::create(options_.generator, clock_, g->hold->node());
   if (!generator) return generator.error();
   g->generator = std::move(*generator);
-  const TimePolicy policy{.max_lead_ms = options_.generator.max_lead_ms, .max_wait_ms = options_.generator.max_wait_ms};
+  const TimePolicy policy{.max_lead_ms = options_.generator.max_lead_ms,
+                          .max_wait_ms = options_.generator.max_wait_ms,
+                          .extend_on_demand = options_.generator.extend_on_demand};
   auto flake128 = Flake128Generator::create(policy, clock_, g->hold->worker());
   if (!flake128) return flake128.error();
   g->flake128 = std::move(*flake128);

@@ -7,6 +7,7 @@
 
 #include <vector>
 
+#include "support/fenced_reservation.h"
 #include "support/fork_kinds.h"
 
 namespace idforge {
@@ -414,25 +415,9 @@ TEST(Generator, AChildOfAnyKindOfForkRefusesToContinueTheParentsSequence) {
   }
 }
 
-// A reservation whose ownership lapses at a fence, as a lease's does.
-class FencedReservation final : public Reservation {
- public:
-  std::uint64_t node() const override { return 5; }
-  std::optional<std::int64_t> inherited_stamp() const override { return std::nullopt; }
-  Result<void> extend(std::int64_t) override {
-    ++extensions;
-    return {};
-  }
-  Result<void> release(std::optional<std::int64_t>) override { return {}; }
-  const Fence* fence() const override { return &fence_; }
-
-  Fence fence_;
-  int extensions = 0;
-};
-
 TEST(GeneratorFence, IssuesBeforeTheFenceAndNothingFromItOn) {
   ManualClock clock(kStartMs * kNsPerMs, /*boot_ns=*/0);
-  FencedReservation reservation;
+  testing::FencedReservation reservation;
   reservation.fence_.move_to(10 * kNsPerMs);  // 10 ms of boot time.
   auto generator = Generator::create({}, clock, reservation);
   ASSERT_TRUE(generator);
@@ -453,7 +438,7 @@ TEST(GeneratorFence, IssuesBeforeTheFenceAndNothingFromItOn) {
 
 TEST(GeneratorFence, ADroppedFenceStopsTheGeneratorAtTheNextCall) {
   ManualClock clock(kStartMs * kNsPerMs, 0);
-  FencedReservation reservation;
+  testing::FencedReservation reservation;
   reservation.fence_.move_to(1'000 * kNsPerMs);
   auto generator = Generator::create({}, clock, reservation);
   ASSERT_TRUE(generator);
@@ -469,7 +454,7 @@ TEST(GeneratorFence, ADroppedFenceStopsTheGeneratorAtTheNextCall) {
 
 TEST(GeneratorFence, RenewalNoticesAPassedFenceWhileNothingIsAskedFor) {
   ManualClock clock(kStartMs * kNsPerMs, 0);
-  FencedReservation reservation;
+  testing::FencedReservation reservation;
   reservation.fence_.move_to(100 * kNsPerMs);
   auto generator = Generator::create({}, clock, reservation);
   ASSERT_TRUE(generator);
@@ -480,6 +465,41 @@ TEST(GeneratorFence, RenewalNoticesAPassedFenceWhileNothingIsAskedFor) {
   ASSERT_FALSE(renewed);
   EXPECT_EQ(renewed.error().code(), Errc::lease_lost);
   EXPECT_EQ(reservation.extensions, extensions) << "nothing is reserved past the fence";
+}
+
+TEST(GeneratorExtendOnDemand, OffACallNeverExtendsPastTheFirstAndWaitsOnlyUpToMaxWait) {
+  ManualClock clock(kStartMs * kNsPerMs, 0);
+  MemoryReservation reservation(5);
+  GeneratorOptions options = with(/*max_lead_ms=*/1000, /*max_wait_ms=*/5);
+  options.reserve_ahead_ms = 100;
+  options.extend_on_demand = false;
+  auto generator = Generator::create(options, clock, reservation);
+  ASSERT_TRUE(generator);
+  ASSERT_TRUE((*generator)->next()) << "the first extension is made in the call";
+  EXPECT_EQ(reservation.extensions(), 1);
+  clock.advance_ms(150);  // Past the reservation, with no renewal since.
+  const std::int64_t before_ns = clock.boot_ns();
+  Result<std::uint64_t> id = (*generator)->next();
+  ASSERT_FALSE(id);
+  EXPECT_EQ(id.error().code(), Errc::unavailable) << id.error().message();
+  EXPECT_EQ(reservation.extensions(), 1) << "the call did not extend the reservation itself";
+  EXPECT_LE(clock.boot_ns() - before_ns, 5 * kNsPerMs) << "it waited no longer than max_wait_ms";
+  ASSERT_TRUE((*generator)->renew());
+  EXPECT_EQ(reservation.extensions(), 2);
+  EXPECT_TRUE((*generator)->next()) << "the renewer caught up";
+}
+
+TEST(GeneratorExtendOnDemand, OnACallExtendsWhenTheRenewerIsBehind) {
+  ManualClock clock(kStartMs * kNsPerMs, 0);
+  MemoryReservation reservation(5);
+  GeneratorOptions options = with(1000, 5);
+  options.reserve_ahead_ms = 100;
+  auto generator = Generator::create(options, clock, reservation);
+  ASSERT_TRUE(generator);
+  ASSERT_TRUE((*generator)->next());
+  clock.advance_ms(150);
+  EXPECT_TRUE((*generator)->next());
+  EXPECT_EQ(reservation.extensions(), 2);
 }
 
 }  // namespace

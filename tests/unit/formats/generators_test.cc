@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "idforge/flake128.h"
+#include "support/fenced_reservation.h"
 #include "idforge/ksuid.h"
 #include "idforge/object_id.h"
 #include "idforge/ulid.h"
@@ -298,6 +299,19 @@ TEST(WideGenerators, PolicyOutOfRangeIsRefused) {
   EXPECT_EQ(UlidGenerator::create({.max_lead_ms = -1}, clock, random).error().code(), Errc::invalid_argument);
   EXPECT_EQ(UuidV7Generator::create({.max_wait_ms = 3'600'001}, clock, random).error().code(),
             Errc::invalid_argument);
+}
+
+TEST(Flake128Generator, StopsAtItsWorkersFence) {
+  ManualClock clock(1'767'225'600'000'000'000, 0);
+  testing::FencedReservation worker;
+  worker.fence_.move_to(10'000'000);  // 10 ms of boot time.
+  auto gen = Flake128Generator::create({}, clock, worker);
+  ASSERT_TRUE(gen);
+  ASSERT_TRUE((*gen)->next());
+  clock.advance_ms(10);
+  Result<Flake128> id = (*gen)->next();
+  ASSERT_FALSE(id) << "a flake-128 worker leased from etcd stops with its lease";
+  EXPECT_EQ(id.error().code(), Errc::lease_lost);
 }
 
 }  // namespace
