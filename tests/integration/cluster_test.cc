@@ -428,10 +428,10 @@ TEST_P(PartitionedClusterServe, ACutOffInstanceRefusesWithoutBlockingWhileTheOth
   ASSERT_EQ(shell("nft add table inet partition && nft add chain inet partition out "
                   "'{ type filter hook output priority 0; }' && nft add rule inet partition out meta skuid 65534 "
                   "tcp dport " + port + " " + verdict + " 2>&1").first, 0);
-  // A stops issuing by its deadline and then answers every request at once (503);
-  // a request never waits on etcd.
-  ASSERT_TRUE(eventually([&] { return readyz(*a) == 503; })) << a->log();
+  // From the cut on, A answers every request at once: from its reservation while
+  // it lasts, then 503 — a request never waits on etcd, and by its fence A stops.
   std::int64_t slowest_ms = 0;
+  int refused = 0;
   const auto cut_ends = std::chrono::steady_clock::now() + std::chrono::seconds(3 * kTtlS);
   HttpConnection probe(a->port());
   std::size_t b_during = load_b.size();
@@ -440,9 +440,12 @@ TEST_P(PartitionedClusterServe, ACutOffInstanceRefusesWithoutBlockingWhileTheOth
     const Reply reply = probe.get("/v1/next");
     slowest_ms = std::max<std::int64_t>(slowest_ms, std::chrono::duration_cast<std::chrono::milliseconds>(
                                                         std::chrono::steady_clock::now() - sent).count());
-    EXPECT_EQ(reply.status, 503) << reply.body;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_TRUE(reply.status == 200 || reply.status == 503) << reply.status << " " << reply.body;
+    refused += reply.status == 503;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  EXPECT_GT(refused, 0);
+  EXPECT_EQ(readyz(*a), 503) << a->log();
   // A hang detector, far above --max-wait-ms (50): a request that waited on etcd
   // would take a call timeout (2 s) or more.
   EXPECT_LT(slowest_ms, 1500) << "a request to the cut-off instance blocked";
