@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Cluster mode against embedded mode, in the same run: two `idforge serve`
 # instances on loopback, one holding its node in a data directory, one leasing it
-# from a 3-member etcd, measured in turn (A B A B) with the same wrk commands —
+# from a 3-member etcd, measured in turn (A B A B A B) with the same wrk commands —
 # single IDs and batches of 10,000. Then, for the etcd instance: the requests it
 # sends etcd per second at steady state (etcd's own grpc_server_started_total,
 # over all members, while it serves), and each instance's time from start to ready.
@@ -63,7 +63,7 @@ batch() {  # port -> IDs/s
 
 echo "== $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'); ${connections} connections, ${seconds} s per run"
 declare -A sum
-for round in 1 2; do
+for round in 1 2 3; do
   for mode in files etcd; do
     port_var="${mode}_port"
     s=$(single "${!port_var}")
