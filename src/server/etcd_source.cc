@@ -54,11 +54,7 @@ class EtcdHold final : public NodeHold {
 
   Reservation& node() override { return *node_; }
   Reservation& worker() override { return *worker_; }
-  std::vector<std::string> notes() const override {
-    std::vector<std::string> out = node_->notes();
-    for (const std::string& note : worker_->notes()) out.push_back("flake-128 workers: " + note);
-    return out;
-  }
+  std::vector<std::string> notes() const override { return hold_notes(node_->notes(), worker_->notes()); }
   std::string mark() const override { return node_->mark_key(); }
   bool lapsed() override { return lease_->lapsed(); }
   std::optional<Error> lapse_error() override {

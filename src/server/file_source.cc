@@ -12,11 +12,7 @@ class FileHold final : public NodeHold {
 
   Reservation& node() override { return *node_; }
   Reservation& worker() override { return *worker_; }
-  std::vector<std::string> notes() const override {
-    std::vector<std::string> out = node_->notes();
-    for (const std::string& note : worker_->notes()) out.push_back("flake-128 workers: " + note);
-    return out;
-  }
+  std::vector<std::string> notes() const override { return hold_notes(node_->notes(), worker_->notes()); }
   std::string mark() const override { return node_->mark_path().string(); }
   nlohmann::ordered_json info() override {
     return {{"source", "files"}, {"data_dir", data_dir_}, {"mark", mark()}};

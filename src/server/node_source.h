@@ -78,6 +78,12 @@ struct NodeChoice {
   std::uint64_t last = 0;
 };
 
+// A hold's notes: the node's, then the flake-128 worker's, each marked as such.
+inline std::vector<std::string> hold_notes(std::vector<std::string> node, const std::vector<std::string>& worker) {
+  for (const std::string& note : worker) node.push_back("flake-128 workers: " + note);
+  return node;
+}
+
 // flake-128 workers picked automatically come from 0 .. kAutoWorkers - 1.
 inline constexpr std::uint64_t kAutoWorkers = 1024;
 

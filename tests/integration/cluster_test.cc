@@ -13,6 +13,7 @@
 
 #include "idforge/layout.h"
 #include "support/etcd.h"
+#include "support/eventually.h"
 #include "support/http.h"
 #include "support/load.h"
 
@@ -22,6 +23,11 @@ namespace {
 using nlohmann::json;
 
 constexpr std::int64_t kTtlS = 5;
+
+int readyz(const ServerProcess& server) {
+  HttpConnection c(server.port());
+  return c.get("/readyz").status;
+}
 
 class ClusterServe : public Cli {
  protected:
@@ -47,33 +53,6 @@ class ClusterServe : public Cli {
   static json info(const ServerProcess& server) {
     HttpConnection c(server.port());
     return json::parse(c.get("/v1/info").body);
-  }
-
-  static std::vector<std::uint64_t> fetch(const ServerProcess& server, int batches) {
-    HttpConnection c(server.port());
-    std::vector<std::uint64_t> ids;
-    for (int i = 0; i < batches; ++i) {
-      const Reply reply = c.get("/v1/next?count=1000");
-      EXPECT_EQ(reply.status, 200) << reply.body;
-      if (reply.status != 200) break;
-      for (const std::string& id : ids_of(reply.body)) ids.push_back(as_id(id));
-    }
-    return ids;
-  }
-
-  // Waits (bounded by 60 s, as a guard) for `done`.
-  template <class Done>
-  static bool eventually(Done&& done) {
-    for (int i = 0; i < 600; ++i) {
-      if (done()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  }
-
-  static int readyz(const ServerProcess& server) {
-    HttpConnection c(server.port());
-    return c.get("/readyz").status;
   }
 
   static void expect_no_duplicates(const std::vector<std::vector<std::uint64_t>>& populations) {
@@ -105,7 +84,7 @@ TEST_F(ClusterServe, ThreeInstancesTakeThreeNodesAndAFourthIsRefusedClearly) {
   }
   EXPECT_EQ(nodes, (std::set<std::uint64_t>{0, 1, 2}));
   std::vector<std::vector<std::uint64_t>> ids;
-  for (auto& s : servers) ids.push_back(fetch(*s, 20));
+  for (auto& s : servers) ids.push_back(fetch_ids(*s, 20));
   expect_no_duplicates(ids);
 
   const Ran fourth = run("serve --listen 127.0.0.1:0 --etcd " + etcd_.urls() + " --nodes 0-2");
@@ -125,20 +104,20 @@ TEST_F(ClusterServe, AnInstanceThatWaitsForANodeGetsOneTheMomentAnotherStops) {
   EXPECT_EQ(stopped->stop(SIGTERM), 0) << stopped->log();
   EXPECT_NE(stopped->log().find("stopped while waiting for a node"), std::string::npos);
   const std::uint64_t b_node = info(*b)["node"];
-  const std::vector<std::uint64_t> before = fetch(*b, 5);
+  const std::vector<std::uint64_t> before = fetch_ids(*b, 5);
   // SIGTERM writes the final mark and revokes the lease: the node is free at
   // once, not after the TTL.
   EXPECT_EQ(b->stop(SIGTERM), 0) << b->log();
   EXPECT_NE(b->log().find("\"msg\":\"stopped\""), std::string::npos);
   ASSERT_TRUE(waiting->wait_listening(kTtlS - 1)) << waiting->log();
   EXPECT_EQ(info(*waiting)["node"], b_node);
-  const std::vector<std::uint64_t> after = fetch(*waiting, 5);
+  const std::vector<std::uint64_t> after = fetch_ids(*waiting, 5);
   EXPECT_GT(*std::min_element(after.begin(), after.end()), *std::max_element(before.begin(), before.end()));
 }
 
 TEST_F(ClusterServe, AKilledInstancesNodeIsFreeAfterItsTtlAndASuccessorWithTheClockBehindNeverRepeats) {
   auto dead = start({"--node", "3"});
-  const std::vector<std::uint64_t> before = fetch(*dead, 20);
+  const std::vector<std::uint64_t> before = fetch_ids(*dead, 20);
   EXPECT_EQ(dead->stop(SIGKILL), 128 + SIGKILL);
 
   // An hour behind, with the default lead: it waits for the node, then refuses
@@ -154,7 +133,7 @@ TEST_F(ClusterServe, AKilledInstancesNodeIsFreeAfterItsTtlAndASuccessorWithTheCl
 
   // With a lead long enough to ride it out, it issues — every ID after the dead one's.
   auto leading = start({"--node", "3", "--max-lead-ms", "7200000"}, clock_stepped("-1h"));
-  const std::vector<std::uint64_t> after = fetch(*leading, 20);
+  const std::vector<std::uint64_t> after = fetch_ids(*leading, 20);
   ASSERT_FALSE(after.empty());
   EXPECT_GT(*std::min_element(after.begin(), after.end()), *std::max_element(before.begin(), before.end()));
 }
@@ -162,12 +141,12 @@ TEST_F(ClusterServe, AKilledInstancesNodeIsFreeAfterItsTtlAndASuccessorWithTheCl
 TEST_F(ClusterServe, APausedInstanceWhoseNodeWasTakenIssuesNothingMoreAndTakesANodeAgain) {
   auto a = start({"--nodes", "4-5"});
   const std::uint64_t a_node = info(*a)["node"];
-  std::vector<std::uint64_t> a_ids = fetch(*a, 10);
+  std::vector<std::uint64_t> a_ids = fetch_ids(*a, 10);
   ::kill(a->pid(), SIGSTOP);
   // B may take only A's node; it waits until A's lease expires.
   auto b = start({"--node", std::to_string(a_node), "--wait-for-node"}, {}, false);
   ASSERT_TRUE(b->wait_listening(4 * kTtlS)) << b->log();
-  const std::vector<std::uint64_t> b_ids = fetch(*b, 10);
+  const std::vector<std::uint64_t> b_ids = fetch_ids(*b, 10);
   ::kill(a->pid(), SIGCONT);
   // A's deadline has long passed: it refuses at once, and answers 503 until it
   // holds a node again through the acquire transaction.
@@ -179,7 +158,7 @@ TEST_F(ClusterServe, APausedInstanceWhoseNodeWasTakenIssuesNothingMoreAndTakesAN
   const json a_info = info(*a);
   EXPECT_NE(a_info["node"].get<std::uint64_t>(), a_node) << "B holds A's old node";
   EXPECT_NE(a->log().find("\"msg\":\"node taken again\""), std::string::npos);
-  const std::vector<std::uint64_t> a_after = fetch(*a, 10);
+  const std::vector<std::uint64_t> a_after = fetch_ids(*a, 10);
   expect_no_duplicates({a_ids, b_ids, a_after});
   HttpConnection m(a->port());
   const std::string metrics = m.get("/metrics").body;
@@ -208,7 +187,7 @@ TEST_F(ClusterServe, WhenEtcdStopsAnsweringEveryInstanceRefusesBeforeItsDeadline
 
 TEST_F(ClusterServe, SigtermWritesTheFinalMarkRevokesTheLeaseAndExitsZero) {
   auto a = start({"--node", "9"});
-  const std::vector<std::uint64_t> ids = fetch(*a, 3);
+  const std::vector<std::uint64_t> ids = fetch_ids(*a, 3);
   const std::string lease = info(*a)["coordination"]["lease_id"];
   EXPECT_EQ(a->stop(SIGTERM), 0) << a->log();
   EXPECT_EQ(etcd_.etcdctl("get --print-value-only /idforge/snowflake-node10-seq12/holder/9").second, "");
@@ -222,8 +201,8 @@ TEST_F(ClusterServe, SigtermWritesTheFinalMarkRevokesTheLeaseAndExitsZero) {
 TEST_F(ClusterServe, NodesListsWhoHoldsWhichNodeAndTheMarksLeftBehind) {
   auto a = start({"--node", "4"});
   auto b = start({"--node", "6"});
-  (void)fetch(*a, 1);
-  (void)fetch(*b, 1);
+  (void)fetch_ids(*a, 1);
+  (void)fetch_ids(*b, 1);
   EXPECT_EQ(b->stop(SIGTERM), 0) << b->log();
   const Ran listed = run("nodes --etcd " + etcd_.urls() + " --json");
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
@@ -331,7 +310,7 @@ TEST_F(ClusterServe, AWrongEtcdPasswordIsRefusedClearlyAndTheRightOneWorks) {
 
   auto right = start({"--etcd-user", "root", "--etcd-password-file", (dir_ / "right").string(), "--node", "1"});
   ASSERT_TRUE(right->started());
-  EXPECT_EQ(fetch(*right, 2).size(), 2000u);
+  EXPECT_EQ(fetch_ids(*right, 2).size(), 2000u);
   EXPECT_EQ(right->log().find("right-password"), std::string::npos);
   EXPECT_EQ(right->stop(SIGTERM), 0) << right->log();
   // Leave etcd as the fixture found it, for its teardown's health probe.
@@ -398,11 +377,6 @@ class PartitionedClusterServe : public ::testing::TestWithParam<Cut> {
     return server;
   }
 
-  static int readyz(const ServerProcess& server) {
-    HttpConnection c(server.port());
-    return c.get("/readyz").status;
-  }
-
   TempDir temp_;
   std::unique_ptr<EtcdCluster> etcd_;
 };
@@ -414,13 +388,6 @@ TEST_P(PartitionedClusterServe, ACutOffInstanceRefusesWithoutBlockingWhileTheOth
   ASSERT_TRUE(a->started() && b->started());
   IdLoad load_a(a->port());
   IdLoad load_b(b->port());
-  auto eventually = [](auto done) {
-    for (int i = 0; i < 600; ++i) {
-      if (done()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  };
   ASSERT_TRUE(eventually([&] { return load_a.size() > 10'000 && load_b.size() > 10'000; }));
 
   const std::string port = etcd_->url(0).substr(etcd_->url(0).rfind(':') + 1);

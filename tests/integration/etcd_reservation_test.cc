@@ -10,12 +10,14 @@
 
 #include "idforge/generator.h"
 #include "support/etcd.h"
+#include "support/eventually.h"
 #include "support/temp_dir.h"
 
 namespace idforge {
 namespace {
 
 using testing::EtcdCluster;
+using testing::eventually;
 using testing::TempDir;
 
 constexpr const char* kPrefix = "/test";
@@ -35,16 +37,6 @@ class EtcdReservationTest : public ::testing::Test {
     auto l = EtcdLease::grant(client(), ttl_s, clock_);
     EXPECT_TRUE(l) << l.error().message();
     return *l;
-  }
-
-  // Waits (bounded by 60 s, as a guard) for `done`.
-  template <class Done>
-  static bool eventually(Done&& done) {
-    for (int i = 0; i < 600; ++i) {
-      if (done()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
   }
 
   TempDir dir_;

@@ -31,18 +31,6 @@ class ServeRestart : public Serve {
     return load.finish();
   }
 
-  static std::vector<std::uint64_t> fetch(const ServerProcess& server, int batches) {
-    HttpConnection c(server.port());
-    std::vector<std::uint64_t> ids;
-    for (int i = 0; i < batches; ++i) {
-      const Reply reply = c.get("/v1/next?count=1000");
-      EXPECT_EQ(reply.status, 200) << reply.body;
-      if (reply.status != 200) break;
-      for (const std::string& id : ids_of(reply.body)) ids.push_back(as_id(id));
-    }
-    return ids;
-  }
-
   // Every ID of `after` is larger than every ID of `before` (so none is equal).
   static void expect_all_after(const std::vector<std::uint64_t>& before, const std::vector<std::uint64_t>& after) {
     ASSERT_FALSE(before.empty());
@@ -61,7 +49,7 @@ TEST_F(ServeRestart, KilledUnderLoadThenRestartedIssuesOnlyLaterIds) {
   const std::vector<std::uint64_t> before = kill_under_load(*first, 50'000);
 
   auto second = start(args);
-  const std::vector<std::uint64_t> after = fetch(*second, 20);
+  const std::vector<std::uint64_t> after = fetch_ids(*second, 20);
   expect_all_after(before, after);
 }
 
@@ -73,7 +61,7 @@ TEST_F(ServeRestart, RestartedWithTheClockSteppedBackIssuesOnlyLaterIds) {
   const std::vector<std::uint64_t> before = kill_under_load(*first, 50'000);
 
   auto second = start(args, clock_stepped("-5s"));
-  const std::vector<std::uint64_t> after = fetch(*second, 20);
+  const std::vector<std::uint64_t> after = fetch_ids(*second, 20);
   expect_all_after(before, after);
   // The step took effect: the restarted stamps run ahead of the process's clock.
   HttpConnection c(second->port());
@@ -81,12 +69,12 @@ TEST_F(ServeRestart, RestartedWithTheClockSteppedBackIssuesOnlyLaterIds) {
   // And once more, killed under load again with the stepped-back clock.
   const std::vector<std::uint64_t> during = kill_under_load(*second, 50'000);
   auto third = start(args, clock_stepped("-10s"));
-  expect_all_after(during, fetch(*third, 20));
+  expect_all_after(during, fetch_ids(*third, 20));
 }
 
 TEST_F(ServeRestart, ClockBehindBeyondTheLeadIsRefusedNotDuplicated) {
   auto first = start({"--node", "7"});
-  const std::vector<std::uint64_t> before = fetch(*first, 5);
+  const std::vector<std::uint64_t> before = fetch_ids(*first, 5);
   ASSERT_EQ(first->stop(SIGKILL), 128 + SIGKILL);
 
   // 60 s behind with the default 1 s lead: every request is refused.
@@ -121,7 +109,7 @@ TEST_F(ServeRestart, ClockBehindBeyondTheLeadIsRefusedNotDuplicated) {
 
 TEST_F(ServeRestart, ReadinessComesBackByItselfWhenTheClockCatchesUp) {
   auto first = start({"--node", "8"});
-  const std::vector<std::uint64_t> before = fetch(*first, 5);
+  const std::vector<std::uint64_t> before = fetch_ids(*first, 5);
   ASSERT_EQ(first->stop(SIGKILL), 128 + SIGKILL);
   // 5 s behind: far more than a start takes even on a loaded machine, so the first
   // probe comes while the clock is still behind.
@@ -134,7 +122,7 @@ TEST_F(ServeRestart, ReadinessComesBackByItselfWhenTheClockCatchesUp) {
     ready = c.get("/readyz");
   }
   EXPECT_EQ(ready.status, 200) << ready.body;
-  expect_all_after(before, fetch(*second, 3));
+  expect_all_after(before, fetch_ids(*second, 3));
 }
 
 TEST_F(ServeRestart, TwoServicesOnOneDataDirectoryHoldDifferentNodes) {
@@ -147,7 +135,7 @@ TEST_F(ServeRestart, TwoServicesOnOneDataDirectoryHoldDifferentNodes) {
   EXPECT_NE(info_a["flake128_worker"], info_b["flake128_worker"]);
   std::set<std::uint64_t> seen;
   for (const auto& server : {a.get(), b.get()}) {
-    for (std::uint64_t id : fetch(*server, 5)) EXPECT_TRUE(seen.insert(id).second);
+    for (std::uint64_t id : fetch_ids(*server, 5)) EXPECT_TRUE(seen.insert(id).second);
   }
   // A third asking for a node another holds is refused at start-up, naming it.
   const Ran taken = run("serve --listen 127.0.0.1:0 --data-dir '" + (dir_ / "data").string() + "' --node " +
@@ -158,7 +146,7 @@ TEST_F(ServeRestart, TwoServicesOnOneDataDirectoryHoldDifferentNodes) {
 
 TEST_F(ServeRestart, SigtermDrainsWritesTheFinalReservationAndReleasesTheNode) {
   auto first = start({"--node", "9"});
-  const std::vector<std::uint64_t> before = fetch(*first, 3);
+  const std::vector<std::uint64_t> before = fetch_ids(*first, 3);
   HttpConnection idle(first->port());
   ASSERT_EQ(idle.get("/healthz").status, 200);
   EXPECT_EQ(first->stop(SIGTERM), 0) << first->log();
@@ -175,7 +163,7 @@ TEST_F(ServeRestart, SigtermDrainsWritesTheFinalReservationAndReleasesTheNode) {
 
   // The node is free again, and its next holder continues after it.
   auto second = start({"--node", "9"});
-  expect_all_after(before, fetch(*second, 3));
+  expect_all_after(before, fetch_ids(*second, 3));
 }
 
 }  // namespace

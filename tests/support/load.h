@@ -18,6 +18,20 @@ namespace idforge::testing {
 // A decimal Snowflake ID's value.
 inline std::uint64_t as_id(const std::string& text) { return parse_id(text, Encoding::decimal).value(); }
 
+// Fetches `batches` batches of 1000 Snowflake IDs on one connection, expecting 200
+// each time; stops at the first other answer.
+inline std::vector<std::uint64_t> fetch_ids(const ServerProcess& server, int batches) {
+  HttpConnection c(server.port());
+  std::vector<std::uint64_t> ids;
+  for (int i = 0; i < batches; ++i) {
+    const Reply reply = c.get("/v1/next?count=1000");
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    if (reply.status != 200) break;
+    for (const std::string& id : ids_of(reply.body)) ids.push_back(as_id(id));
+  }
+  return ids;
+}
+
 // Fetches batches of Snowflake IDs on three connections until stopped or the
 // server goes away, keeping every ID a client received.
 class IdLoad {

@@ -117,6 +117,25 @@ Result<void> check_geometry(EtcdLease& lease, const std::string& prefix, const N
                    "cluster's layout, or give this layout its own --etcd-prefix"));
 }
 
+// What an owner-checked transaction found: whether the holder key still carried
+// the lease (and the transaction's operations ran), and if not, who holds it now
+// (empty: nobody).
+struct OwnerAnswer {
+  bool owner = false;
+  std::string holder_now;
+};
+
+// Runs `txn`'s success operations only if `holder_key` still carries `lease`.
+Result<OwnerAnswer> run_as_owner(EtcdLease& lease, const std::string& holder_key, TxnRequest txn,
+                                 EtcdClient::Impl::Deadline deadline) {
+  compare_lease(txn, holder_key, lease.id());
+  get(txn.mutable_failure(), holder_key);
+  Result<etcdserverpb::TxnResponse> answer = lease.client().impl().txn(txn, deadline);
+  if (!answer) return answer.error();
+  const etcdserverpb::KeyValue* holder = answer->succeeded() ? nullptr : found(*answer, 0);
+  return OwnerAnswer{answer->succeeded(), holder != nullptr ? holder->value() : std::string()};
+}
+
 }  // namespace
 
 Result<void> check_etcd_prefix(const std::string& prefix) {
@@ -207,9 +226,8 @@ Result<std::unique_ptr<EtcdReservation>> EtcdReservation::acquire_any(std::share
         if (mark != nullptr && !stamp) {
           // Nothing says which IDs the node issued: give it back and refuse it.
           TxnRequest undo;
-          compare_lease(undo, holder_key, lease->id());
           erase(undo.mutable_success(), holder_key);
-          (void)etcd.txn(undo, lease->call_deadline());
+          (void)run_as_owner(*lease, holder_key, std::move(undo), lease->call_deadline());
           refusal = Error(Errc::io,
                           cat("node ", node, " of ", space.name, ": its mark ", mark_key, " holds '",
                               mark->value().substr(0, 40), "', which is not a stamp, so nothing says which IDs the "
@@ -268,15 +286,12 @@ Result<void> EtcdReservation::extend(std::int64_t until_stamp) {
     return live.error();
   }
   TxnRequest txn;
-  compare_lease(txn, holder_key_, lease_->id());
   put(txn.mutable_success(), mark_key_, std::to_string(until_stamp));
-  get(txn.mutable_failure(), holder_key_);
-  Result<etcdserverpb::TxnResponse> answer = lease_->client().impl().txn(txn, lease_->call_deadline());
+  Result<OwnerAnswer> answer = run_as_owner(*lease_, holder_key_, std::move(txn), lease_->call_deadline());
   if (!answer) return answer.error();
-  if (!answer->succeeded()) {
+  if (!answer->owner) {
     lost_ = true;
-    const etcdserverpb::KeyValue* holder_now = found(*answer, 0);
-    return lost_error(holder_now != nullptr ? holder_now->value() : std::string());
+    return lost_error(answer->holder_now);
   }
   return {};
 }
@@ -294,17 +309,14 @@ Result<void> EtcdReservation::release(std::optional<std::int64_t> final_stamp) {
   // Owner-checked: while the holder key carries our lease,
   // no one else has the node, and the final mark is at most what was reserved.
   TxnRequest txn;
-  compare_lease(txn, holder_key_, lease_->id());
   if (final_stamp) put(txn.mutable_success(), mark_key_, std::to_string(*final_stamp));
   erase(txn.mutable_success(), holder_key_);
-  get(txn.mutable_failure(), holder_key_);
-  EtcdClient::Impl& etcd = lease_->client().impl();
-  Result<etcdserverpb::TxnResponse> answer = etcd.txn(txn, etcd.default_deadline());
+  Result<OwnerAnswer> answer =
+      run_as_owner(*lease_, holder_key_, std::move(txn), lease_->client().impl().default_deadline());
   if (!answer) return answer.error();
-  if (!answer->succeeded()) {
+  if (!answer->owner) {
     lost_ = true;
-    const etcdserverpb::KeyValue* holder_now = found(*answer, 0);
-    return lost_error(holder_now != nullptr ? holder_now->value() : std::string());
+    return lost_error(answer->holder_now);
   }
   return {};
 }
