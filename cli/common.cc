@@ -7,6 +7,7 @@
 #include <csignal>
 #include <filesystem>
 
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -152,7 +153,7 @@ bool Output::flush() {
   return !failed_;
 }
 
-TokenReader::TokenReader(int fd) : fd_(fd), buffer_(1 << 20) {}
+TokenReader::TokenReader(int fd, std::string name) : fd_(fd), name_(std::move(name)), buffer_(1 << 20) {}
 
 bool TokenReader::fill() {
   if (eof_ || error_) return false;
@@ -165,7 +166,7 @@ bool TokenReader::fill() {
     const ssize_t n = ::read(fd_, buffer_.data() + end_, buffer_.size() - end_);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      error_ = std::string("cannot read standard input: ") + std::strerror(errno);
+      error_ = "cannot read " + name_ + ": " + std::strerror(errno);
       return false;
     }
     if (n == 0) {
@@ -177,11 +178,21 @@ bool TokenReader::fill() {
   }
 }
 
+namespace {
+// The white space that separates words: a table, one load a byte.
+constexpr std::array<bool, 256> kSpace = [] {
+  std::array<bool, 256> t{};
+  for (const char c : {' ', '\n', '\t', '\r', '\v', '\f'}) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+}  // namespace
+
 std::optional<std::string_view> TokenReader::next() {
-  auto space = [](char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; };
+  auto space = [](char c) { return kSpace[static_cast<unsigned char>(c)]; };
   for (;;) {
     while (begin_ < end_ && (space(buffer_[begin_]) || skipping_)) {
       skipping_ = skipping_ && !space(buffer_[begin_]);
+      line_ += buffer_[begin_] == '\n';
       ++begin_;
     }
     if (begin_ < end_) break;
@@ -190,6 +201,14 @@ std::optional<std::string_view> TokenReader::next() {
   }
   std::size_t at = begin_;
   for (;;) {
+    // Eight bytes at a time while none of them can be white space (all of which is
+    // at most 0x20), then byte by byte.
+    while (at + 8 <= end_) {
+      std::uint64_t w;
+      std::memcpy(&w, buffer_.data() + at, 8);
+      if (((w - 0x2121212121212121) & ~w & 0x8080808080808080) != 0) break;
+      at += 8;
+    }
     while (at < end_ && !space(buffer_[at])) ++at;
     if (at < end_ || eof_ || error_) break;
     if (begin_ == 0 && end_ == buffer_.size()) {

@@ -37,6 +37,7 @@ Command add_layout(CLI::App& root);
 Command add_nodes(CLI::App& root);
 Command add_range(CLI::App& root);
 Command add_serve(CLI::App& root);
+Command add_verify(CLI::App& root);
 
 // Prints "idforge: <message>" on stderr.
 void print_error(std::string_view message);
@@ -113,12 +114,15 @@ class Output {
 // Reads words separated by white space from a file descriptor, in large blocks.
 class TokenReader {
  public:
-  explicit TokenReader(int fd);
+  // `name` names the input in errors ("cannot read <name>: …").
+  explicit TokenReader(int fd, std::string name = "standard input");
 
   // The next word (valid until the next call), or nullopt at the end of the input or
   // on a read error. A word longer than the reader's 1 MiB block is cut there (and
   // its rest skipped), so no input makes it hold more.
   std::optional<std::string_view> next();
+  // The line (from 1) the last word returned by next() is on.
+  std::uint64_t line() const { return line_; }
   // Why reading stopped before the end of the input, if it did.
   const std::optional<std::string>& error() const { return error_; }
 
@@ -126,11 +130,13 @@ class TokenReader {
   bool fill();
 
   int fd_;
+  std::string name_;
   std::vector<char> buffer_;
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
   bool eof_ = false;
   bool skipping_ = false;
+  std::uint64_t line_ = 1;
   std::optional<std::string> error_;
 };
 

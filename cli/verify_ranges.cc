@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "verify_ranges.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "common.h"
+#include "idforge/time_text.h"
+
+namespace idforge::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kMaxExamples = 10;
+// A longer line is no record: it is cut there and reported.
+constexpr std::size_t kMaxLineLength = 64 * 1024;
+
+// One record of an audit log.
+struct Record {
+  std::uint32_t input = 0;
+  std::uint64_t line = 0;
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+  std::uint64_t issued = 0;
+  std::string host;
+  std::int64_t pid = 0;
+  std::string at;
+};
+
+// An ID space (a layout's geometry) and a node in it.
+using NodeKey = std::pair<std::string, std::uint64_t>;
+
+struct Overlap {
+  NodeKey node;
+  Record a, b;
+};
+
+struct BadLine {
+  std::uint32_t input = 0;
+  std::uint64_t line = 0;
+  std::string error;
+};
+
+// Reads lines from a file descriptor in large blocks.
+class LineReader {
+ public:
+  LineReader(int fd, std::string name) : fd_(fd), name_(std::move(name)), buffer_(1 << 20) {}
+
+  // The next line without its newline, or nullopt at the end or on a read error.
+  std::optional<std::string_view> next() {
+    for (;;) {
+      const char* start = buffer_.data() + begin_;
+      const void* nl = std::memchr(start, '\n', end_ - begin_);
+      if (nl != nullptr || (eof_ && begin_ < end_) || end_ - begin_ >= kMaxLineLength) {
+        const std::size_t length = nl != nullptr ? static_cast<std::size_t>(static_cast<const char*>(nl) - start)
+                                                 : std::min(end_ - begin_, kMaxLineLength);
+        begin_ += std::min(length + 1, end_ - begin_);
+        ++line_;
+        return std::string_view(start, length);
+      }
+      if (eof_ || error_) return std::nullopt;
+      fill();
+    }
+  }
+  std::uint64_t line() const { return line_; }
+  const std::optional<std::string>& error() const { return error_; }
+
+ private:
+  void fill() {
+    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+    for (;;) {
+      const ssize_t n = ::read(fd_, buffer_.data() + end_, buffer_.size() - end_);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) error_ = "cannot read " + name_ + ": " + std::strerror(errno);
+      if (n <= 0) eof_ = true;
+      if (n > 0) end_ += static_cast<std::size_t>(n);
+      return;
+    }
+  }
+
+  int fd_;
+  std::string name_;
+  std::vector<char> buffer_;
+  std::size_t begin_ = 0, end_ = 0;
+  bool eof_ = false;
+  std::uint64_t line_ = 0;
+  std::optional<std::string> error_;
+};
+
+std::optional<std::uint64_t> id_field(const json& j, const char* name) {
+  const auto it = j.find(name);
+  if (it == j.end() || !it->is_string()) return std::nullopt;
+  return parse_whole(it->get<std::string>());
+}
+
+// Reads one line as a record, or says why it is none.
+std::variant<std::pair<NodeKey, Record>, std::string> parse_record(std::string_view line) {
+  const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return std::string("not a JSON object");
+  const auto space = j.find("space");
+  const auto node = j.find("node");
+  const auto issued = j.find("issued");
+  const std::optional<std::uint64_t> first = id_field(j, "first"), last = id_field(j, "last");
+  if (space == j.end() || !space->is_string() || node == j.end() || !node->is_number_unsigned() || !first || !last ||
+      issued == j.end() || !issued->is_number_unsigned()) {
+    return std::string("not an audit record: it needs space, node, first, last (IDs as strings) and issued");
+  }
+  if (*first > *last) return std::string("first is after last");
+  Record r;
+  r.first = *first;
+  r.last = *last;
+  r.issued = issued->get<std::uint64_t>();
+  if (const auto h = j.find("host"); h != j.end() && h->is_string()) r.host = h->get<std::string>();
+  if (const auto p = j.find("pid"); p != j.end() && p->is_number_integer()) r.pid = p->get<std::int64_t>();
+  if (const auto a = j.find("at"); a != j.end() && a->is_string()) r.at = a->get<std::string>();
+  return std::pair{NodeKey{space->get<std::string>(), node->get<std::uint64_t>()}, r};
+}
+
+struct RangesReport {
+  std::uint64_t ranges = 0;
+  std::uint64_t issued = 0;
+  std::uint64_t overlaps = 0;
+  std::uint64_t unparsed = 0;
+  std::vector<BadLine> unparsed_examples;
+  std::vector<Overlap> overlap_examples;
+  std::map<NodeKey, std::vector<Record>> nodes;
+};
+
+// Sorts each node's ranges by their first ID and counts every range that begins at
+// or before the furthest end seen so far.
+void find_overlaps(RangesReport& report) {
+  for (auto& [key, records] : report.nodes) {
+    std::sort(records.begin(), records.end(),
+              [](const Record& a, const Record& b) { return std::tie(a.first, a.last) < std::tie(b.first, b.last); });
+    const Record* reach = nullptr;
+    for (const Record& r : records) {
+      if (reach != nullptr && r.first <= reach->last) {
+        ++report.overlaps;
+        if (report.overlap_examples.size() < kMaxExamples) report.overlap_examples.push_back({key, *reach, r});
+      }
+      if (reach == nullptr || r.last > reach->last) reach = &r;
+    }
+  }
+}
+
+json record_json(const std::vector<Input>& inputs, const Record& r) {
+  return {{"input", inputs[r.input].name}, {"line", r.line}, {"first", std::to_string(r.first)},
+          {"last", std::to_string(r.last)}, {"issued", r.issued},  {"host", r.host},
+          {"pid", r.pid},                   {"at", r.at}};
+}
+
+std::string record_text(const std::vector<Input>& inputs, const Record& r) {
+  return inputs[r.input].name + ":" + std::to_string(r.line) + " [" + std::to_string(r.first) + ", " +
+         std::to_string(r.last) + "] " + r.host + " pid " + std::to_string(r.pid) + " at " + r.at;
+}
+
+std::string to_text(const std::vector<Input>& inputs, const RangesReport& r) {
+  std::string out = "ranges      " + std::to_string(r.ranges) + "\nissued      " + std::to_string(r.issued) +
+                    "\noverlaps    " + std::to_string(r.overlaps) + "\nunparsed    " + std::to_string(r.unparsed) +
+                    "\nnodes       " + std::to_string(r.nodes.size()) + "\n";
+  if (!r.nodes.empty()) {
+    out += "\nspace  node  ranges  issued  first  last\n";
+    for (const auto& [key, records] : r.nodes) {
+      std::uint64_t issued = 0, first = UINT64_MAX, last = 0;
+      for (const Record& rec : records) {
+        issued += rec.issued;
+        first = std::min(first, rec.first);
+        last = std::max(last, rec.last);
+      }
+      out += key.first + "  " + std::to_string(key.second) + "  " + std::to_string(records.size()) + "  " +
+             std::to_string(issued) + "  " + std::to_string(first) + "  " + std::to_string(last) + "\n";
+    }
+  }
+  if (!r.overlap_examples.empty()) {
+    out += "\noverlapping ranges (" + std::to_string(r.overlap_examples.size()) + " of " + std::to_string(r.overlaps) +
+           "):\n";
+    for (const Overlap& o : r.overlap_examples) {
+      out += "  " + o.node.first + " node " + std::to_string(o.node.second) + ":\n    " + record_text(inputs, o.a) +
+             "\n    " + record_text(inputs, o.b) + "\n";
+    }
+  }
+  if (!r.unparsed_examples.empty()) {
+    out += "\nunparsed (" + std::to_string(r.unparsed_examples.size()) + " of " + std::to_string(r.unparsed) + "):\n";
+    for (const BadLine& b : r.unparsed_examples) {
+      out += "  " + inputs[b.input].name + ":" + std::to_string(b.line) + "  " + b.error + "\n";
+    }
+  }
+  out += "\n" + (r.overlaps == 0 ? "no overlapping ranges among " + std::to_string(r.ranges)
+                                 : std::to_string(r.overlaps) + " overlapping ranges among " + std::to_string(r.ranges)) +
+         "\n";
+  return out;
+}
+
+json to_json(const std::vector<Input>& inputs, const RangesReport& r) {
+  json out = {{"ranges", r.ranges}, {"issued", r.issued}, {"overlaps", r.overlaps}, {"unparsed", r.unparsed}};
+  json examples = json::array();
+  for (const Overlap& o : r.overlap_examples) {
+    examples.push_back({{"space", o.node.first}, {"node", o.node.second}, {"a", record_json(inputs, o.a)},
+                        {"b", record_json(inputs, o.b)}});
+  }
+  out["overlap_examples"] = examples;
+  json bad = json::array();
+  for (const BadLine& b : r.unparsed_examples) {
+    bad.push_back({{"input", inputs[b.input].name}, {"line", b.line}, {"error", b.error}});
+  }
+  out["unparsed_examples"] = bad;
+  json nodes = json::array();
+  for (const auto& [key, records] : r.nodes) {
+    std::uint64_t issued = 0, first = UINT64_MAX, last = 0;
+    for (const Record& rec : records) {
+      issued += rec.issued;
+      first = std::min(first, rec.first);
+      last = std::max(last, rec.last);
+    }
+    nodes.push_back({{"space", key.first}, {"node", key.second}, {"ranges", records.size()}, {"issued", issued},
+                     {"first", std::to_string(first)}, {"last", std::to_string(last)}});
+  }
+  out["nodes"] = nodes;
+  json ins = json::array();
+  for (const Input& in : inputs) ins.push_back({{"name", in.name}, {"ranges", in.count}});
+  out["inputs"] = ins;
+  return out;
+}
+
+}  // namespace
+
+int run_verify_ranges(std::vector<Input>& inputs, bool as_json) {
+  RangesReport report;
+  for (std::uint32_t i = 0; i < inputs.size(); ++i) {
+    LineReader reader(inputs[i].fd, "'" + inputs[i].name + "'");
+    while (std::optional<std::string_view> line = reader.next()) {
+      if (line->find_first_not_of(" \t\r") == std::string_view::npos) continue;
+      auto parsed = parse_record(*line);
+      if (auto* bad = std::get_if<std::string>(&parsed)) {
+        ++report.unparsed;
+        if (report.unparsed_examples.size() < kMaxExamples) report.unparsed_examples.push_back({i, reader.line(), *bad});
+        continue;
+      }
+      auto& [key, record] = std::get<0>(parsed);
+      record.input = i;
+      record.line = reader.line();
+      ++report.ranges;
+      ++inputs[i].count;
+      report.issued += record.issued;
+      report.nodes[key].push_back(std::move(record));
+    }
+    if (reader.error()) {
+      print_error(*reader.error() + "; nothing was verified");
+      return kExitFailure;
+    }
+  }
+  find_overlaps(report);
+  Output out;
+  out.append(as_json ? to_json(inputs, report).dump(-1, ' ', false, json::error_handler_t::replace) + "\n"
+                     : to_text(inputs, report));
+  if (!out.flush()) return kExitFailure;
+  return report.overlaps == 0 ? kExitOk : kExitFailure;
+}
+
+}  // namespace idforge::cli

@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: Apache-2.0
+// idforge verify, run as a user would: on the real output of idforge gen, on
+// populations with planted duplicates, out-of-order and future IDs, on words that
+// are no ID, and past its memory budget through temporary files.
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+
+#include "idforge/layout.h"
+#include "support/cli.h"
+
+namespace idforge {
+namespace {
+
+using nlohmann::json;
+using testing::Cli;
+using testing::lines;
+namespace fs = std::filesystem;
+
+class VerifyCli : public Cli {
+ protected:
+  // Writes `text` to a file of the test's directory and returns its path.
+  std::string write(const std::string& name, const std::string& text) const {
+    const fs::path path = dir_ / name;
+    std::ofstream(path) << text;
+    return path.string();
+  }
+
+  // `idforge verify --json args`, which must exit with `exit_code`.
+  json verify(const std::string& args, int exit_code, const std::string& input = "") const {
+    const testing::Ran ran = run("verify --json " + args, input);
+    EXPECT_EQ(ran.exit_code, exit_code) << ran.err;
+    const json report = json::parse(ran.out, nullptr, false);
+    EXPECT_FALSE(report.is_discarded()) << ran.out << ran.err;
+    return report;
+  }
+
+  std::string gen(const std::string& args) const {
+    const testing::Ran made = run("gen " + args);
+    EXPECT_EQ(made.exit_code, 0) << made.err;
+    return made.out;
+  }
+
+  // The Twitter-layout ID stamped at `unix_ms` on node 0 with sequence `seq`.
+  static std::string twitter_id(std::int64_t unix_ms, std::uint64_t seq) {
+    const Layout twitter = Layout::twitter();
+    Parts parts;
+    parts.tick = twitter.tick_at_unix_ms(unix_ms);
+    parts.sequence = seq;
+    return std::to_string(*twitter.compose(parts));
+  }
+};
+
+TEST_F(VerifyCli, ThreeNodesOutputsAreOnePopulationWithoutDuplicates) {
+  const std::string a = write("a.txt", gen("-n 30000 --node 1"));
+  const std::string b = write("b.txt", gen("-n 20000 --node 2"));
+  const std::string c = write("c.txt", gen("-n 10000 --node 33"));
+  const json r = verify(a + " " + b + " " + c, 0);
+  EXPECT_EQ(r["ids"], 60000);
+  EXPECT_EQ(r["duplicates"], 0);
+  EXPECT_EQ(r["unparsed"], 0);
+  EXPECT_EQ(r["out_of_order"], 0);
+  ASSERT_EQ(r["nodes"].size(), 3u);
+  EXPECT_EQ(r["nodes"][0]["node"], 1);
+  EXPECT_EQ(r["nodes"][0]["ids"], 30000);
+  EXPECT_EQ(r["nodes"][2]["node"], 33);
+  EXPECT_EQ(r["nodes"][2]["fields"]["datacenter"], 1);
+  EXPECT_EQ(r["nodes"][2]["fields"]["worker"], 1);
+  EXPECT_LE(r["nodes"][0]["first_unix_ms"].get<std::int64_t>(), r["nodes"][0]["last_unix_ms"].get<std::int64_t>());
+  ASSERT_EQ(r["inputs"].size(), 3u);
+  EXPECT_EQ(r["inputs"][1]["ids"], 20000);
+}
+
+TEST_F(VerifyCli, DuplicatesFailAndSayWhereEachWasSeen) {
+  const std::vector<std::string> ids = lines(gen("-n 1000"));
+  const std::string a = write("a.txt", gen("-n 1000 --node 3"));
+  // b.txt repeats lines 5 and 7 of the first run, the first of them three times.
+  std::string b_text;
+  for (const std::string& id : ids) b_text += id + "\n";
+  b_text += ids[4] + "\n" + ids[6] + "\n" + ids[4] + "\n";
+  const std::string b = write("b.txt", b_text);
+  const json r = verify(a + " " + b, 1);
+  EXPECT_EQ(r["ids"], 2003);
+  EXPECT_EQ(r["duplicates"], 3);
+  EXPECT_EQ(r["distinct_repeated"], 2);
+  ASSERT_EQ(r["repeats"].size(), 2u);
+  EXPECT_EQ(r["repeats"][0]["id"], ids[4]);  // The smaller one first.
+  EXPECT_EQ(r["repeats"][0]["occurrences"], 3);
+  EXPECT_EQ(r["repeats"][0]["seen"], json::parse(R"([{"input":")" + b + R"(","line":5},{"input":")" + b +
+                                                 R"(","line":1001},{"input":")" + b + R"(","line":1003}])"));
+  EXPECT_EQ(r["repeats"][1]["id"], ids[6]);
+  EXPECT_EQ(r["nodes"][0]["node"], 0);
+  EXPECT_EQ(r["nodes"][0]["duplicates"], 3);
+  EXPECT_EQ(r["nodes"][1]["duplicates"], 0);
+
+  const testing::Ran text = run("verify " + b);
+  EXPECT_EQ(text.exit_code, 1);
+  EXPECT_NE(text.out.find(ids[4] + "  3 times, at " + b + ":5 " + b + ":1001 " + b + ":1003"), std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("3 duplicates among 1003 IDs"), std::string::npos) << text.out;
+}
+
+TEST_F(VerifyCli, RepeatsInAPipeAreCountedButCannotBeLocated) {
+  const std::vector<std::string> ids = lines(gen("-n 10"));
+  const std::string f = write("ids.txt", ids[0] + "\n" + ids[1] + "\n" + ids[0] + "\n");
+  const fs::path fifo = dir_ / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const testing::Ran piped = run_with("(cat '" + f + "' > '" + fifo.string() + "' &); IDFORGE_DATA_DIR='" +
+                                          (dir_ / "state").string() + "'",
+                                      "verify --json " + fifo.string());
+  EXPECT_EQ(piped.exit_code, 1) << piped.err;
+  const json r = json::parse(piped.out);
+  EXPECT_EQ(r["duplicates"], 1);
+  EXPECT_EQ(r["repeats"][0]["seen"], json::array());
+  // Standard input that is a file is read again.
+  const json from_file = verify("", 1, ids[0] + "\n" + ids[1] + "\n" + ids[0] + "\n");
+  EXPECT_EQ(from_file["repeats"][0]["seen"], json::parse(R"([{"input":"stdin","line":1},{"input":"stdin","line":3}])"));
+}
+
+TEST_F(VerifyCli, WordsThatAreNoIdAreReportedWithTheirLinesAndDoNotFail) {
+  const std::string ids = gen("-n 3");
+  const std::string f = write("mixed.txt", ids + "not-an-id\n\n  12x45\n" + "01ARZ3NDEKTSV4RRFFQ69G5FAV\n");
+  const json r = verify(f, 0);
+  EXPECT_EQ(r["ids"], 4);  // Three Snowflake IDs and a ULID.
+  EXPECT_EQ(r["unparsed"], 2);
+  ASSERT_EQ(r["unparsed_examples"].size(), 2u);
+  EXPECT_EQ(r["unparsed_examples"][0]["line"], 4);
+  EXPECT_EQ(r["unparsed_examples"][0]["text"], "not-an-id");
+  EXPECT_EQ(r["unparsed_examples"][1]["line"], 6);
+  EXPECT_EQ(r["unparsed_examples"][1]["text"], "12x45");
+  EXPECT_FALSE(r["unparsed_examples"][1]["error"].get<std::string>().empty());
+}
+
+TEST_F(VerifyCli, BytesOutsidePrintableAsciiAreEscapedInTheReport) {
+  const json r = verify("", 0, std::string("ab\xff\x01") + "\n");
+  ASSERT_EQ(r["unparsed_examples"].size(), 1u);
+  EXPECT_EQ(r["unparsed_examples"][0]["text"], "ab\\xff\\x01");
+}
+
+TEST_F(VerifyCli, OrderInversionsCountWithinOneInputOnly) {
+  const std::vector<std::string> ids = lines(gen("-n 6"));
+  // One input: 0 1 3 2 5 4 has two inversions. Two inputs: the second may start below the first.
+  const std::string one = write("one.txt", ids[0] + "\n" + ids[1] + "\n" + ids[3] + "\n" + ids[2] + "\n" + ids[5] +
+                                               "\n" + ids[4] + "\n");
+  EXPECT_EQ(verify(one, 0)["out_of_order"], 2);
+  const std::string late = write("late.txt", ids[4] + "\n" + ids[5] + "\n");
+  const std::string early = write("early.txt", ids[0] + "\n" + ids[1] + "\n");
+  const json r = verify(late + " " + early, 0);
+  EXPECT_EQ(r["out_of_order"], 0);
+  EXPECT_EQ(r["nodes"][0]["out_of_order"], 0);
+}
+
+TEST_F(VerifyCli, IdsStampedLaterThanTheClockAreFlagged) {
+  const std::int64_t year_2070_ms = 3155760000000;
+  const std::string f = write("f.txt", gen("-n 5") + twitter_id(year_2070_ms, 0) + "\n" +
+                                           twitter_id(year_2070_ms, 1) + "\n");
+  const json r = verify(f, 0);
+  EXPECT_EQ(r["future"], 2);
+  EXPECT_EQ(r["nodes"][0]["future"], 2);
+  EXPECT_EQ(r["nodes"][0]["last_unix_ms"], year_2070_ms);
+}
+
+TEST_F(VerifyCli, EveryFormatCountsPerNodeOrPerFormat) {
+  const std::string f = write("wide.txt", gen("-n 50 --format ulid") + gen("-n 40 --format uuidv7") +
+                                              gen("-n 30 --format uuidv4") + gen("-n 20 --format objectid") +
+                                              gen("-n 10 --format ksuid") + gen("-n 5 --format flake128"));
+  const json r = verify(f, 0);
+  EXPECT_EQ(r["ids"], 155);
+  std::map<std::string, json> by_format;
+  for (const json& n : r["nodes"]) by_format[n["format"]] = n;
+  ASSERT_EQ(by_format.size(), 6u);
+  EXPECT_EQ(by_format["ulid"]["ids"], 50);
+  EXPECT_TRUE(by_format["ulid"]["node"].is_null());
+  EXPECT_EQ(by_format["ulid"]["out_of_order"], 0);
+  EXPECT_TRUE(by_format["uuidv4"]["first"].is_null());     // No instant.
+  EXPECT_TRUE(by_format["uuidv4"]["out_of_order"].is_null());  // No order.
+  EXPECT_TRUE(by_format["ksuid"]["out_of_order"].is_null());
+  EXPECT_TRUE(by_format["objectid"]["node"].is_number());  // The process value.
+  EXPECT_EQ(by_format["flake128"]["node"], 0);
+
+  // The same ULIDs twice: 50 duplicates, and a ULID never equals a UUID of the same bytes.
+  const json twice = verify(f + " " + f, 1);
+  EXPECT_EQ(twice["duplicates"], 155);
+}
+
+TEST_F(VerifyCli, SixteenDigitsAreAmbiguousUnlessTheFormatIsGiven) {
+  const std::string f = write("short.txt", "1234567890123456\n");
+  const json detected = verify(f, 0);
+  EXPECT_EQ(detected["unparsed"], 1);
+  EXPECT_NE(detected["unparsed_examples"][0]["error"].get<std::string>().find("hex"), std::string::npos);
+  EXPECT_EQ(verify("--format snowflake " + f, 0)["ids"], 1);
+  EXPECT_EQ(verify("--encoding hex " + f, 0)["ids"], 1);
+}
+
+// The fast path for decimal IDs must accept exactly the words the decoder accepts.
+TEST_F(VerifyCli, ReadsDigitStringsExactlyAsDecodeDoes) {
+  std::mt19937_64 random(42);
+  std::set<std::string> unique;  // Short words would repeat; repeats are not this test's subject.
+  while (unique.size() < 3000) {
+    std::string w;
+    const int length = 1 + static_cast<int>(random() % 21);
+    for (int k = 0; k < length; ++k) w += static_cast<char>('0' + random() % 10);
+    if (random() % 4 == 0) w[0] = '9';  // Above the sign bit at 19 digits.
+    if (random() % 8 == 0) w[static_cast<std::size_t>(random() % w.size())] = ':';  // Just past '9'.
+    if (random() % 8 == 0) w[static_cast<std::size_t>(random() % w.size())] = '/';  // Just before '0'.
+    unique.insert(w);
+  }
+  std::string words;
+  for (const std::string& w : unique) words += w + "\n";
+  for (const std::string flags : {"", "--format snowflake "}) {
+    SCOPED_TRACE(flags);
+    const testing::Ran decoded = run("decode " + flags, words);
+    const std::size_t rejected = lines(decoded.err).size();
+    const json r = verify(flags, 0, words);
+    EXPECT_EQ(r["unparsed"], rejected);
+    EXPECT_EQ(r["ids"], 3000 - rejected);
+  }
+}
+
+TEST_F(VerifyCli, PastItsMemoryItSpillsToTmpDirAndFindsTheSame) {
+  // 2.5 million IDs (20 MB of keys) with 500 planted repeats, in 16 MiB.
+  std::string text = gen("-n 2500000 --max-lead-ms 0");
+  const std::vector<std::string> ids = lines(text);
+  for (std::size_t i = 0; i < 500; ++i) text += ids[i * 4999] + "\n";
+  const std::string f = write("big.txt", text);
+  const fs::path tmp = dir_ / "tmp";
+  fs::create_directory(tmp);
+  const json spilled = verify("--memory-mb 16 --tmp-dir " + tmp.string() + " " + f, 1);
+  const json in_memory = verify(f, 1);
+  EXPECT_GT(spilled["spilled_bytes"].get<std::uint64_t>(), 2'500'000u * 8 - (16u << 20));
+  EXPECT_EQ(in_memory["spilled_bytes"], 0);
+  EXPECT_EQ(spilled["duplicates"], 500);
+  EXPECT_EQ(spilled["repeats"], in_memory["repeats"]);
+  EXPECT_EQ(spilled["nodes"], in_memory["nodes"]);
+  EXPECT_TRUE(fs::is_empty(tmp)) << "spill files have no names";
+}
+
+TEST_F(VerifyCli, OneIdRepeatedMillionsOfTimesStaysInsideTheBudget) {
+  // Every copy lands in one partition; splitting it again cannot help, down to the last level.
+  std::string text;
+  const std::string id = twitter_id(1700000000000, 7) + "\n";
+  for (int i = 0; i < 3'000'000; ++i) text += id;
+  const json r = verify("--memory-mb 16 " + write("same.txt", text), 1);
+  EXPECT_EQ(r["ids"], 3'000'000);
+  EXPECT_EQ(r["duplicates"], 2'999'999);
+  EXPECT_EQ(r["repeats"][0]["occurrences"], 3'000'000);
+  EXPECT_EQ(r["repeats"][0]["seen"].size(), 10u);  // The first ten places.
+}
+
+TEST_F(VerifyCli, AFullTmpDirStopsTheCheckWithAnError) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a small file system needs root";
+  const fs::path tmp = dir_ / "small";
+  fs::create_directory(tmp);
+  ASSERT_EQ(::mount("tmpfs", tmp.c_str(), "tmpfs", 0, "size=1m"), 0) << std::strerror(errno);
+  const std::string f = write("ids.txt", gen("-n 3000000 --max-lead-ms 0"));
+  const testing::Ran ran = run("verify --memory-mb 16 --tmp-dir " + tmp.string() + " " + f);
+  ::umount(tmp.c_str());
+  expect_one_error_line(ran, 1, "No space left on device");
+  EXPECT_NE(ran.err.find("nothing was verified"), std::string::npos);
+  EXPECT_TRUE(ran.out.empty());
+}
+
+TEST_F(VerifyCli, BadFlagsAndMissingInputsExitTwo) {
+  expect_one_error_line(run("verify --memory-mb 1"), 2, "--memory-mb");
+  expect_one_error_line(run("verify " + (dir_ / "absent.txt").string()), 2, "cannot open");
+  expect_one_error_line(run("verify --tmp-dir " + (dir_ / "absent").string()), 2, "not a directory");
+  expect_one_error_line(run("verify --layout nope"), 2, "nope");
+  expect_one_error_line(run("verify --format ulid --encoding hex"), 2, "--encoding");
+}
+
+}  // namespace
+}  // namespace idforge
