@@ -49,6 +49,9 @@ int fail(const Error& error);
 // {"msg":"cannot start","error":…,"code":…} instead (serve.cc).
 int fail_to_start(const Error& error);
 
+// This machine's host name, as logs and records name it.
+std::string host_name();
+
 // A whole number of plain digits (no sign, no space), or nullopt.
 std::optional<std::uint64_t> parse_whole(const std::string& text);
 
@@ -81,6 +84,9 @@ void stop_on_signals();
 int stop_signal();
 // "SIGTERM", "SIGINT", "SIGHUP".
 std::string signal_name(int signal);
+
+// Rows of cells as text columns, each as wide as its widest cell, two spaces apart.
+std::string format_table(const std::vector<std::vector<std::string>>& rows);
 
 // The help text of --layout, shared by every subcommand that takes one.
 std::string layout_option_help();

@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "serve_cluster.h"
+#include "serve_proof.h"
 #include "idforge/clock.h"
 #include "idforge/time_text.h"
 #include "idforge/version.h"
@@ -38,6 +39,7 @@ struct ServeOptions {
   detail::HttpLimits limits;
   std::int64_t drain_timeout_ms = 10'000;
   ClusterFlags cluster;
+  ProofFlags proof;
 };
 
 constexpr std::uint64_t kDefaultMaxCount = 10'000;
@@ -162,6 +164,9 @@ int run_serve(const ServeOptions& options) {
     return fail_to_start(Error(Errc::io, "the descriptor limit leaves no room for connections; raise it (ulimit -n, "
                                       "LimitNOFILE=) to at least " + std::to_string(kReservedDescriptors + 1)));
   }
+  Result<std::unique_ptr<detail::AuditLog>> audit = audit_log_from(options.proof);
+  if (!audit) return fail_to_start(audit.error());
+  service.generator.audit = audit->get();
   const sigset_t signals = block_signals();
   SystemClock clock;
   const detail::NodeChoice choice{node, nodes->first, nodes->second};
@@ -190,7 +195,9 @@ int run_serve(const ServeOptions& options) {
   }
   if (!ids) return fail_to_start(ids.error());
   detail::Metrics metrics(options.threads);
-  detail::Api api(**ids, metrics, clock, options.threads);
+  std::vector<const detail::Reporter*> reporters;
+  if (*audit) reporters.push_back(audit->get());
+  detail::Api api(**ids, metrics, clock, options.threads, reporters);
   Result<std::unique_ptr<detail::HttpServer>> server =
       detail::HttpServer::start(endpoint->host, endpoint->port, options.threads, limits, api, metrics);
   if (!server) return fail_to_start(server.error());
@@ -218,6 +225,7 @@ int run_serve(const ServeOptions& options) {
        {"idle_timeout_ms", limits.idle_timeout_ms},
        {"write_timeout_ms", limits.write_timeout_ms},
        {"drain_timeout_ms", options.drain_timeout_ms},
+       {"audit_log", options.proof.audit_log.empty() ? nlohmann::json() : nlohmann::json(options.proof.audit_log)},
        {"pid", ::getpid()},
        {"version", IDFORGE_VERSION}});
 
@@ -242,7 +250,12 @@ int run_serve(const ServeOptions& options) {
   api.set_draining();
   const std::int64_t cut = (*server)->drain(std::chrono::milliseconds(options.drain_timeout_ms));
   const GeneratorStats stats = (*ids)->stats();
-  Result<void> stopped = (*ids)->stop();
+  Result<void> stopped = (*ids)->stop();  // The generators' last ranges reach the audit log.
+  if (*audit) {
+    if (Result<void> closed = (*audit)->close(); !closed) {
+      log(LogLevel::error, "audit log incomplete", {{"error", closed.error().message()}});
+    }
+  }
   if (!stopped) {
     log(LogLevel::error, "stopped without releasing the node cleanly",
         {{"error", stopped.error().message()}, {"node", (*ids)->node()}});
@@ -353,6 +366,7 @@ Command add_serve(CLI::App& root) {
       ->capture_default_str()
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{3'600'000}));
   add_cluster_flags(*app, options->cluster);
+  add_proof_flags(*app, options->proof);
   app->footer(
       "Exit codes: 0 stopped cleanly after a signal; 1 could not start (node held, address in\n"
       "use, data directory, etcd unreachable) or could not release cleanly; 2 bad flags\n"

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common.h"
 #include "idforge/time_text.h"
 #include "idforge/version.h"
 #if IDFORGE_WITH_ETCD
@@ -124,9 +125,7 @@ Result<std::unique_ptr<detail::NodeSource>> etcd_source_from(const ClusterFlags&
   options.lease_ttl_s = flags.lease_ttl_s;
   options.layout = instance.layout;
   options.choice = instance.choice;
-  char host[256] = {};
-  ::gethostname(host, sizeof host - 1);
-  options.holder = nlohmann::json{{"host", host},
+  options.holder = nlohmann::json{{"host", host_name()},
                                   {"pid", ::getpid()},
                                   {"listen", instance.listen},
                                   {"since", format_utc_ms(clock.wall_ns() / 1'000'000)},

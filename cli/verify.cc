@@ -193,27 +193,9 @@ nlohmann::json to_json(const Layout& layout, const std::vector<Input>& inputs, c
   return out;
 }
 
-std::string table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> width;
-  for (const auto& row : rows) {
-    width.resize(std::max(width.size(), row.size()));
-    for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t c = 0; c < row.size(); ++c) {
-      line += row[c];
-      if (c + 1 < row.size()) line += std::string(width[c] - row[c].size() + 2, ' ');
-    }
-    out += line + "\n";
-  }
-  return out;
-}
-
 std::string to_text(const Layout& layout, const std::vector<Input>& inputs, const PopulationReport& r) {
   auto where = [&](const Where& w) { return inputs[w.input].name + ":" + std::to_string(w.line); };
-  std::string out = table({{"ids", std::to_string(r.ids)},
+  std::string out = format_table({{"ids", std::to_string(r.ids)},
                            {"duplicates", std::to_string(r.duplicates)},
                            {"unparsed", std::to_string(r.unparsed)},
                            {"out_of_order", std::to_string(r.out_of_order)},
@@ -228,7 +210,7 @@ std::string to_text(const Layout& layout, const std::vector<Input>& inputs, cons
                       n.out_of_order ? std::to_string(*n.out_of_order) : "-", std::to_string(n.future),
                       std::to_string(n.duplicates)});
     }
-    out += "\n" + table(rows);
+    out += "\n" + format_table(rows);
   }
   if (!r.repeats.empty()) {
     out += "\nrepeated IDs (" + std::to_string(r.repeats.size()) + " of " + std::to_string(r.distinct_repeated) +

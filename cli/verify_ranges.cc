@@ -152,6 +152,22 @@ void find_overlaps(RangesReport& report) {
   }
 }
 
+struct NodeTotals {
+  std::uint64_t issued = 0;
+  std::uint64_t first = UINT64_MAX;
+  std::uint64_t last = 0;
+};
+
+NodeTotals totals(const std::vector<Record>& records) {
+  NodeTotals t;
+  for (const Record& r : records) {
+    t.issued += r.issued;
+    t.first = std::min(t.first, r.first);
+    t.last = std::max(t.last, r.last);
+  }
+  return t;
+}
+
 json record_json(const std::vector<Input>& inputs, const Record& r) {
   return {{"input", inputs[r.input].name}, {"line", r.line}, {"first", std::to_string(r.first)},
           {"last", std::to_string(r.last)}, {"issued", r.issued},  {"host", r.host},
@@ -164,21 +180,19 @@ std::string record_text(const std::vector<Input>& inputs, const Record& r) {
 }
 
 std::string to_text(const std::vector<Input>& inputs, const RangesReport& r) {
-  std::string out = "ranges      " + std::to_string(r.ranges) + "\nissued      " + std::to_string(r.issued) +
-                    "\noverlaps    " + std::to_string(r.overlaps) + "\nunparsed    " + std::to_string(r.unparsed) +
-                    "\nnodes       " + std::to_string(r.nodes.size()) + "\n";
+  std::string out = format_table({{"ranges", std::to_string(r.ranges)},
+                                   {"issued", std::to_string(r.issued)},
+                                   {"overlaps", std::to_string(r.overlaps)},
+                                   {"unparsed", std::to_string(r.unparsed)},
+                                   {"nodes", std::to_string(r.nodes.size())}});
   if (!r.nodes.empty()) {
-    out += "\nspace  node  ranges  issued  first  last\n";
+    std::vector<std::vector<std::string>> rows = {{"space", "node", "ranges", "issued", "first", "last"}};
     for (const auto& [key, records] : r.nodes) {
-      std::uint64_t issued = 0, first = UINT64_MAX, last = 0;
-      for (const Record& rec : records) {
-        issued += rec.issued;
-        first = std::min(first, rec.first);
-        last = std::max(last, rec.last);
-      }
-      out += key.first + "  " + std::to_string(key.second) + "  " + std::to_string(records.size()) + "  " +
-             std::to_string(issued) + "  " + std::to_string(first) + "  " + std::to_string(last) + "\n";
+      const NodeTotals t = totals(records);
+      rows.push_back({key.first, std::to_string(key.second), std::to_string(records.size()), std::to_string(t.issued),
+                      std::to_string(t.first), std::to_string(t.last)});
     }
+    out += "\n" + format_table(rows);
   }
   if (!r.overlap_examples.empty()) {
     out += "\noverlapping ranges (" + std::to_string(r.overlap_examples.size()) + " of " + std::to_string(r.overlaps) +
@@ -215,14 +229,9 @@ json to_json(const std::vector<Input>& inputs, const RangesReport& r) {
   out["unparsed_examples"] = bad;
   json nodes = json::array();
   for (const auto& [key, records] : r.nodes) {
-    std::uint64_t issued = 0, first = UINT64_MAX, last = 0;
-    for (const Record& rec : records) {
-      issued += rec.issued;
-      first = std::min(first, rec.first);
-      last = std::max(last, rec.last);
-    }
-    nodes.push_back({{"space", key.first}, {"node", key.second}, {"ranges", records.size()}, {"issued", issued},
-                     {"first", std::to_string(first)}, {"last", std::to_string(last)}});
+    const NodeTotals t = totals(records);
+    nodes.push_back({{"space", key.first}, {"node", key.second}, {"ranges", records.size()}, {"issued", t.issued},
+                     {"first", std::to_string(t.first)}, {"last", std::to_string(t.last)}});
   }
   out["nodes"] = nodes;
   json ins = json::array();

@@ -55,6 +55,11 @@
 //     stores); an extension stores its new limit and then loads `fenced_`, so
 //     whichever comes second in the total order leaves the limit at -1. The next
 //     claim then takes the slow path, which stops the generator for good.
+//   - Audit (GeneratorOptions::audit): a report from renew() or close() covers
+//     [previous report's end, state_) as loaded under `renew_mutex_`; every claim
+//     whose CAS came earlier in state_'s order lies below that load, every later
+//     one above it. The one claim that finds state_ at its initial value stores
+//     where it began in `first_claimed_`, so the first report starts there.
 //
 // Failure: every error is a typed Result (see result.h). In a child process —
 // made by fork(), glibc's _Fork() or a raw clone or fork system call alike (the
@@ -80,6 +85,7 @@
 #include <span>
 #include <string>
 
+#include "idforge/audit.h"
 #include "idforge/clock.h"
 #include "idforge/layout.h"
 #include "idforge/reservation.h"
@@ -113,6 +119,9 @@ struct GeneratorOptions {
   // Only the very first extension, before any ID is issued, is made in a call
   // either way (the renewer reserves nothing until then).
   bool extend_on_demand = true;
+  // Where to report the ranges of states the generator claims (audit.h), from
+  // renew() and close(). Default: nowhere. REQUIRES: outlives the generator.
+  AuditSink* audit = nullptr;
 };
 
 // Counters for metrics. Each is a snapshot; counters only grow.
@@ -199,13 +208,20 @@ class Generator {
       const std::uint64_t end = first + n;
       if (static_cast<std::int64_t>((end - 1) >> seq_bits_) > limit) [[unlikely]] return take_slow(n);
       if (state_.compare_exchange_weak(cur, end, std::memory_order_relaxed, std::memory_order_relaxed)) {
-        if (first != cur || (end >> seq_bits_) != (first >> seq_bits_)) [[unlikely]] account(cur, first, end);
+        if (first != cur || (end >> seq_bits_) != (first >> seq_bits_) || cur == initial_state_) [[unlikely]] {
+          account(cur, first, end);
+        }
         return first;
       }
     }
   }
   Result<std::uint64_t> take_slow(std::uint64_t n);
+  // Counts skipped states and overflows of a claim of [first, end) that found
+  // state_ at `cur`, and notes where the very first claim began.
   void account(std::uint64_t cur, std::uint64_t first, std::uint64_t end);
+  // Reports the states claimed below `state` since the last report to the audit
+  // sink, if there is one. REQUIRES: renew_mutex_ held.
+  void audit_locked(std::uint64_t state);
 
   // The current tick from the cache, or a fresh reading.
   std::int64_t now_tick() {
@@ -248,6 +264,7 @@ class Generator {
   const bool extend_on_demand_;
   const std::uint64_t fork_generation_;
   const Fence* const fence_;
+  AuditSink* const audit_;
   std::uint64_t initial_state_ = 0;
   std::optional<std::int64_t> inherited_stamp_;
 
@@ -270,6 +287,9 @@ class Generator {
   std::atomic<bool> regressed_{false};
   std::atomic<bool> lost_{false};
   std::atomic<bool> fenced_{false};
+  // The first state of the very first claim, once account() has seen it.
+  std::atomic<std::uint64_t> first_claimed_{kUnknown};
+  static constexpr std::uint64_t kUnknown = ~std::uint64_t{0};
 
   // Renewal and shutdown.
   std::mutex renew_mutex_;
@@ -277,6 +297,10 @@ class Generator {
   std::optional<Error> lost_error_;  // Why the node was lost; guarded by renew_mutex_.
   bool closed_ = false;              // Guarded by renew_mutex_.
   std::uint64_t closed_state_ = 0;      // state_ when closed; guarded by renew_mutex_.
+  // Where the next audit report begins, and the issued count at the last one;
+  // guarded by renew_mutex_.
+  std::optional<std::uint64_t> audited_state_;
+  std::uint64_t audited_issued_ = 0;
 };
 
 }  // namespace idforge

@@ -45,6 +45,7 @@ Generator::Generator(const GeneratorOptions& options, Clock& clock, Reservation&
       extend_on_demand_(options.extend_on_demand),
       fork_generation_(current_fork_generation()),
       fence_(reservation.fence()),
+      audit_(options.audit),
       inherited_stamp_(reservation.inherited_stamp()) {
   // A successor starts after the largest stamp its predecessors may have issued.
   if (inherited_stamp_) {
@@ -102,6 +103,8 @@ Result<void> Generator::next_batch(std::span<std::uint64_t> out) {
 }
 
 void Generator::account(std::uint64_t cur, std::uint64_t first, std::uint64_t end) {
+  // Only one claim ever finds state_ at the initial state: the first.
+  if (cur == initial_state_) first_claimed_.store(first, std::memory_order_relaxed);
   if (first != cur) skipped_.fetch_add(first - cur, std::memory_order_relaxed);
   const std::uint64_t crossed = (end >> seq_bits_) - (first >> seq_bits_);
   if (crossed != 0) overflows_.fetch_add(crossed, std::memory_order_relaxed);
@@ -285,12 +288,38 @@ void Generator::lose(const Error& error) {
   lost_.store(true, std::memory_order_release);
 }
 
+void Generator::audit_locked(std::uint64_t state) {
+  if (audit_ == nullptr) return;
+  std::uint64_t from = audited_state_.value_or(initial_state_);
+  if (!audited_state_) {
+    // The first report begins where the first claim did. Its account() may still
+    // be on its way; wait for the next report, unless this is the last one.
+    const std::uint64_t first = first_claimed_.load(std::memory_order_relaxed);
+    if (first == kUnknown && !closed_) return;
+    if (first != kUnknown) from = first;
+  }
+  if (state <= from) return;
+  const std::uint64_t issued = state - initial_state_ - skipped_.load(std::memory_order_relaxed);
+  ClaimedRange range;
+  range.node = node_;
+  range.first_id = id_of(from);
+  range.last_id = id_of(state - 1);
+  range.states = state - from;
+  // A claim in flight has moved state_ but may not have counted its skipped
+  // states yet: such a count comes out high now and is made good in the next report.
+  range.issued = std::min(range.states, issued > audited_issued_ ? issued - audited_issued_ : 0);
+  audit_->record(layout_, range);
+  audited_state_ = state;
+  audited_issued_ = std::max(audited_issued_, issued);
+}
+
 Result<void> Generator::renew() {
   std::lock_guard lock(renew_mutex_);
   if (closed_) return Error(Errc::lease_lost, "the generator is closed and its node released");
   if (fork_generation_ != current_fork_generation()) {
     return Error(Errc::lease_lost, "this process forked after the generator was created");
   }
+  audit_locked(state_.load(std::memory_order_relaxed));
   if (fence_ != nullptr && !lost_.load(std::memory_order_relaxed)) {
     (void)read_clock();  // Notices a passed fence even while nothing is asked for.
     if (fence_passed()) lose(fence_error());
@@ -312,6 +341,7 @@ Result<void> Generator::close() {
   if (fork_generation_ != current_fork_generation()) {
     return Error(Errc::lease_lost, "closed in a forked child: the reservation belongs to the parent");
   }
+  audit_locked(closed_state_);
   const std::int64_t last_tick = last_issued_tick();
   std::optional<std::int64_t> final_stamp = inherited_stamp_;
   if (last_tick >= 0) final_stamp = std::max(final_stamp.value_or(-1), last_tick);

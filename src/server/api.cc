@@ -67,8 +67,8 @@ Result<nlohmann::ordered_json> range_json(const Layout& layout, std::string_view
                                 {"max_id", encode(ids->max, Encoding::decimal)}};
 }
 
-Api::Api(IdService& ids, Metrics& metrics, Clock& clock, std::size_t loops)
-    : ids_(ids), metrics_(metrics), clock_(clock), scratch_(loops) {}
+Api::Api(IdService& ids, Metrics& metrics, Clock& clock, std::size_t loops, std::vector<const Reporter*> reporters)
+    : ids_(ids), metrics_(metrics), clock_(clock), reporters_(std::move(reporters)), scratch_(loops) {}
 
 void Api::handle(const HttpRequest& request, HttpResponse& response, std::size_t loop) {
   const std::size_t question = request.target.find('?');
@@ -219,31 +219,33 @@ void Api::info(HttpResponse& response) {
   }
   nlohmann::ordered_json formats = nlohmann::ordered_json::array();
   for (Format f : all_formats()) formats.push_back(std::string(to_string(f)));
-  put_json(response, {
-                         {"version", std::string(kVersion)},
-                         {"layout", {{"name", std::string(layout.name())}, {"spec", layout.spec()}}},
-                         {"node", ids_.node()},
-                         {"node_fields", fields},
-                         {"flake128_worker", ids_.flake128_worker()},
-                         {"coordination", ids_.coordination()},
-                         {"reserved_until", stats.reserved_until_unix_ms
-                                                ? nlohmann::ordered_json(format_utc_ms(*stats.reserved_until_unix_ms))
-                                                : nlohmann::ordered_json()},
-                         {"reserved_until_unix_ms", stats.reserved_until_unix_ms
-                                                        ? nlohmann::ordered_json(*stats.reserved_until_unix_ms)
-                                                        : nlohmann::ordered_json()},
-                         {"lead_ms", stats.lead_ms},
-                         {"capacity",
-                          {{"ids_per_tick", capacity.ids_per_tick},
-                           {"ids_per_second", capacity.ids_per_second_per_node},
-                           {"max_count", ids_.max_count()},
-                           {"time_runs_out", format_utc_ms(capacity.last_unix_ms)}}},
-                         {"formats", formats},
-                         {"next_stamp_lead_ms", stats.next_stamp_lead_ms},
-                         {"ready", ready.ready && !draining_.load(std::memory_order_relaxed)},
-                         {"not_ready", ready.ready ? nlohmann::ordered_json()
-                                                   : nlohmann::ordered_json{{"code", ready.code}, {"error", ready.message}}},
-                     });
+  nlohmann::ordered_json body = {
+    {"version", std::string(kVersion)},
+    {"layout", {{"name", std::string(layout.name())}, {"spec", layout.spec()}}},
+    {"node", ids_.node()},
+    {"node_fields", fields},
+    {"flake128_worker", ids_.flake128_worker()},
+    {"coordination", ids_.coordination()},
+    {"reserved_until", stats.reserved_until_unix_ms
+                           ? nlohmann::ordered_json(format_utc_ms(*stats.reserved_until_unix_ms))
+                           : nlohmann::ordered_json()},
+    {"reserved_until_unix_ms", stats.reserved_until_unix_ms
+                                   ? nlohmann::ordered_json(*stats.reserved_until_unix_ms)
+                                   : nlohmann::ordered_json()},
+    {"lead_ms", stats.lead_ms},
+    {"capacity",
+     {{"ids_per_tick", capacity.ids_per_tick},
+      {"ids_per_second", capacity.ids_per_second_per_node},
+      {"max_count", ids_.max_count()},
+      {"time_runs_out", format_utc_ms(capacity.last_unix_ms)}}},
+    {"formats", formats},
+    {"next_stamp_lead_ms", stats.next_stamp_lead_ms},
+    {"ready", ready.ready && !draining_.load(std::memory_order_relaxed)},
+    {"not_ready", ready.ready ? nlohmann::ordered_json()
+                              : nlohmann::ordered_json{{"code", ready.code}, {"error", ready.message}}},
+  };
+  for (const Reporter* r : reporters_) body[r->info_key()] = r->info();
+  put_json(response, body);
 }
 
 void Api::metrics(HttpResponse& response) {
@@ -276,6 +278,7 @@ void Api::metrics(HttpResponse& response) {
          "How far the next Snowflake stamp is ahead of the wall clock (past --max-lead-ms plus --max-wait-ms: not ready).",
          static_cast<double>(s.next_stamp_lead_ms) / 1000);
   ids_.render_source_metrics(out);
+  for (const Reporter* r : reporters_) r->render_metrics(out);
   append_family(out, "idforge_layout_seconds_remaining", "Seconds until the layout's last tick.",
         static_cast<double>(ids_.layout().capacity().last_unix_ms - now_ms) / 1000);
   char text[128];

@@ -30,6 +30,7 @@
 #include "server/http_server.h"
 #include "server/id_service.h"
 #include "server/metrics.h"
+#include "server/reporter.h"
 
 namespace idforge::detail {
 
@@ -42,8 +43,9 @@ Result<nlohmann::ordered_json> range_json(const Layout& layout, std::string_view
 
 class Api final : public HttpHandler {
  public:
-  // REQUIRES: ids, metrics and clock outlive the Api; metrics has `loops` shards.
-  Api(IdService& ids, Metrics& metrics, Clock& clock, std::size_t loops);
+  // REQUIRES: ids, metrics, clock and the reporters outlive the Api; metrics has
+  // `loops` shards. Each reporter adds an object to /v1/info and families to /metrics.
+  Api(IdService& ids, Metrics& metrics, Clock& clock, std::size_t loops, std::vector<const Reporter*> reporters = {});
 
   void handle(const HttpRequest& request, HttpResponse& response, std::size_t loop) override;
 
@@ -61,6 +63,7 @@ class Api final : public HttpHandler {
   IdService& ids_;
   Metrics& metrics_;
   Clock& clock_;
+  const std::vector<const Reporter*> reporters_;
   std::vector<std::vector<std::uint64_t>> scratch_;  // One per loop.
   std::atomic<bool> draining_{false};
 };

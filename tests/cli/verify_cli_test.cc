@@ -266,6 +266,54 @@ TEST_F(VerifyCli, AFullTmpDirStopsTheCheckWithAnError) {
   EXPECT_TRUE(ran.out.empty());
 }
 
+// One audit-log line, as `idforge serve --audit-log` writes it.
+std::string record(std::uint64_t node, std::uint64_t first, std::uint64_t last, const std::string& host = "a",
+                   const std::string& space = "node10-seq12") {
+  return json{{"at", "2026-12-01T10:00:00.000Z"}, {"host", host},  {"pid", 7},
+              {"layout", "twitter"},              {"space", space}, {"node", node},
+              {"first", std::to_string(first)},   {"last", std::to_string(last)},
+              {"states", last - first + 1},       {"issued", 10}}
+             .dump() +
+         "\n";
+}
+
+TEST_F(VerifyCli, RangesOfAFleetThatNeverOverlapPass) {
+  const std::string a = write("a.log", record(1, 100, 199) + record(1, 300, 399) + record(2, 150, 250));
+  const std::string b = write("b.log", record(1, 200, 299, "b") + record(1, 150, 199, "b", "seq8-node16"));
+  const json r = verify("--ranges " + a + " " + b, 0);
+  EXPECT_EQ(r["ranges"], 5);
+  EXPECT_EQ(r["issued"], 50);
+  EXPECT_EQ(r["overlaps"], 0);
+  EXPECT_EQ(r["nodes"].size(), 3u);  // Node 1 in two spaces, and node 2.
+}
+
+TEST_F(VerifyCli, OverlappingRangesOfOneNodeFailAndNameBothRecords) {
+  const std::string a = write("a.log", record(1, 100, 199) + record(2, 100, 199));
+  const std::string b = write("b.log", record(1, 500, 600, "b") + "\n" + record(1, 199, 250, "b"));
+  const json r = verify("--ranges " + a + " " + b, 1);
+  EXPECT_EQ(r["overlaps"], 1);
+  ASSERT_EQ(r["overlap_examples"].size(), 1u);
+  const json& o = r["overlap_examples"][0];
+  EXPECT_EQ(o["node"], 1);
+  EXPECT_EQ(o["a"]["input"], a);
+  EXPECT_EQ(o["a"]["line"], 1);
+  EXPECT_EQ(o["b"]["input"], b);
+  EXPECT_EQ(o["b"]["line"], 3);  // Blank lines count, and are skipped.
+  EXPECT_EQ(o["b"]["host"], "b");
+  // A range inside a long one overlaps it too, even past a range in between.
+  const std::string c = write("c.log", record(1, 0, 1000) + record(1, 10, 20) + record(1, 30, 40));
+  EXPECT_EQ(verify("--ranges " + c, 1)["overlaps"], 2);
+}
+
+TEST_F(VerifyCli, LinesThatAreNoRecordAreReportedWithTheirLines) {
+  const std::string f = write("bad.log", record(1, 1, 2) + "{\"node\":1}\nnot json\n" + record(1, 9, 5) + "[1]\n");
+  const json r = verify("--ranges " + f, 0);
+  EXPECT_EQ(r["ranges"], 1);
+  EXPECT_EQ(r["unparsed"], 4);
+  EXPECT_EQ(r["unparsed_examples"][0]["line"], 2);
+  EXPECT_EQ(r["unparsed_examples"][2]["error"], "first is after last");
+}
+
 TEST_F(VerifyCli, BadFlagsAndMissingInputsExitTwo) {
   expect_one_error_line(run("verify --memory-mb 1"), 2, "--memory-mb");
   expect_one_error_line(run("verify " + (dir_ / "absent.txt").string()), 2, "cannot open");
