@@ -15,6 +15,8 @@
 #include "idforge/time_text.h"
 #include "idforge/version.h"
 #include "server/api.h"
+#include "server/clock_health.h"
+#include "server/peer_clocks.h"
 #include "server/http_server.h"
 #include "server/id_service.h"
 #include "server/log.h"
@@ -164,10 +166,13 @@ int run_serve(const ServeOptions& options) {
     return fail_to_start(Error(Errc::io, "the descriptor limit leaves no room for connections; raise it (ulimit -n, "
                                       "LimitNOFILE=) to at least " + std::to_string(kReservedDescriptors + 1)));
   }
+  // Every thread from here on inherits the blocked signals, so that only sigwait() below takes them.
+  const sigset_t signals = block_signals();
   Result<std::unique_ptr<detail::AuditLog>> audit = audit_log_from(options.proof);
   if (!audit) return fail_to_start(audit.error());
   service.generator.audit = audit->get();
-  const sigset_t signals = block_signals();
+  detail::ClockHealth clock_health(detail::read_kernel_discipline, std::chrono::seconds(5));
+  if (Result<void> synced = check_synced_clock(options.proof, clock_health); !synced) return fail_to_start(synced.error());
   SystemClock clock;
   const detail::NodeChoice choice{node, nodes->first, nodes->second};
   const bool cluster = !options.cluster.etcd.empty();
@@ -188,14 +193,28 @@ int run_serve(const ServeOptions& options) {
     data_dir = *dir;
     source = detail::file_source(dir->path, *layout, choice);
   }
+  // The other instances' clocks (cluster mode), before this one takes a node; then each minute.
+  const detail::NodeSource& peers_of = *source;  // Owned by the service from here on, outlived by the watch below.
+  if (Result<std::vector<detail::Peer>> peers = peers_of.peers(); peers && !peers->empty()) {
+    const detail::PeerClocks measured = detail::measure_peers(*peers, clock, std::chrono::seconds(2));
+    clock_health.set_peers(measured);
+    if (Result<void> skew = detail::check_peer_skew(measured, options.proof.max_peer_skew_ms); !skew) {
+      return fail_to_start(skew.error());
+    }
+  }
   Result<std::unique_ptr<detail::IdService>> ids = detail::IdService::start(service, std::move(source), clock);
   if (!ids && service.wait_for_node && stop_signal_pending() != 0) {
     log(LogLevel::info, "stopped while waiting for a node", {{"signal", signal_name(stop_signal_pending())}});
     return kExitOk;
   }
   if (!ids) return fail_to_start(ids.error());
+  std::optional<detail::PeerWatch> peer_watch;
+  if (cluster) {
+    peer_watch.emplace([&peers_of] { return peers_of.peers(); }, clock, clock_health, options.proof.max_peer_skew_ms,
+                       std::chrono::minutes(1));
+  }
   detail::Metrics metrics(options.threads);
-  std::vector<const detail::Reporter*> reporters;
+  std::vector<const detail::Reporter*> reporters = {&clock_health};
   if (*audit) reporters.push_back(audit->get());
   detail::Api api(**ids, metrics, clock, options.threads, reporters);
   Result<std::unique_ptr<detail::HttpServer>> server =
@@ -226,6 +245,7 @@ int run_serve(const ServeOptions& options) {
        {"write_timeout_ms", limits.write_timeout_ms},
        {"drain_timeout_ms", options.drain_timeout_ms},
        {"audit_log", options.proof.audit_log.empty() ? nlohmann::json() : nlohmann::json(options.proof.audit_log)},
+       {"clock", clock_health.info()},
        {"pid", ::getpid()},
        {"version", IDFORGE_VERSION}});
 
@@ -236,6 +256,12 @@ int run_serve(const ServeOptions& options) {
                       std::to_string(options.limits.max_connections)}});
   }
   if (data_dir && data_dir->warning) log(LogLevel::warn, "data directory", {{"note", *data_dir->warning}});
+  if (Result<detail::ClockDiscipline> d = clock_health.discipline(); !d || !d->synchronized) {
+    log(LogLevel::warn, "clock",
+        {{"note", d ? "the kernel reports the clock unsynchronised (no NTP or chrony disciplining it): IDs still never "
+                      "repeat, but their instants and their order across machines are only as good as this clock"
+                    : d.error().message()}});
+  }
   for (const std::string& note : (*ids)->notes()) {
     log(LogLevel::warn, cluster ? "etcd" : "data directory", {{"note", note}});
   }

@@ -21,6 +21,29 @@ void add_proof_flags(CLI::App& serve, ProofFlags& flags) {
       ->envname("IDFORGE_AUDIT_LOG_KEEP")
       ->capture_default_str()
       ->check(CLI::Range(0, 1000));
+  serve
+      .add_flag("--require-synced-clock", flags.require_synced_clock,
+                "Refuse to start while the kernel reports the clock unsynchronised (adjtimex: no NTP or chrony "
+                "disciplining it)")
+      ->envname("IDFORGE_REQUIRE_SYNCED_CLOCK");
+  serve
+      .add_option("--max-peer-skew-ms", flags.max_peer_skew_ms,
+                  "Cluster mode: refuse to start when this clock is further than this from the mean of the other "
+                  "instances' (measured from their /v1/info at start and each minute)")
+      ->envname("IDFORGE_MAX_PEER_SKEW_MS")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{86'400'000}));
+}
+
+Result<void> check_synced_clock(const ProofFlags& flags, const detail::ClockHealth& health) {
+  if (!flags.require_synced_clock) return {};
+  const Result<detail::ClockDiscipline> d = health.discipline();
+  if (!d) return Error(Errc::unavailable, d.error().message() + "; --require-synced-clock needs to read it");
+  if (d->synchronized) return {};
+  return Error(Errc::unavailable, "the kernel reports the clock unsynchronised (adjtimex state " + d->state +
+                                      ", max error " + std::to_string(d->max_error_us / 1000) +
+                                      " ms): start NTP or chrony and wait for it to synchronise, or drop "
+                                      "--require-synced-clock");
 }
 
 Result<std::unique_ptr<detail::AuditLog>> audit_log_from(const ProofFlags& flags) {

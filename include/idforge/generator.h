@@ -59,7 +59,11 @@
 //     [previous report's end, state_) as loaded under `renew_mutex_`; every claim
 //     whose CAS came earlier in state_'s order lies below that load, every later
 //     one above it. The one claim that finds state_ at its initial value stores
-//     where it began in `first_claimed_`, so the first report starts there.
+//     where it began in `first_claimed_` when it skipped states (account()); a
+//     first claim that skipped none began at the initial state. Since account()
+//     runs just after its claim, a report that finds `first_claimed_` unset waits
+//     one period (or, when closing, takes the initial state: a range that starts
+//     early covers more, never less).
 //
 // Failure: every error is a typed Result (see result.h). In a child process —
 // made by fork(), glibc's _Fork() or a raw clone or fork system call alike (the
@@ -77,6 +81,7 @@
 #define IDFORGE_GENERATOR_H_
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -124,6 +129,12 @@ struct GeneratorOptions {
   AuditSink* audit = nullptr;
 };
 
+// The upper bounds, in ms, of the size classes GeneratorStats counts clock steps
+// in (a last class holds larger steps): Jepsen's clock nemesis bumps by 4 ms to
+// 262 s.
+inline constexpr std::array<std::int64_t, 9> kStepBoundsMs = {4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144};
+inline constexpr std::size_t kStepClasses = kStepBoundsMs.size() + 1;
+
 // Counters for metrics. Each is a snapshot; counters only grow.
 struct GeneratorStats {
   std::uint64_t issued = 0;     // IDs handed out.
@@ -131,6 +142,14 @@ struct GeneratorStats {
   std::uint64_t waits = 0;      // Calls that waited for the clock.
   std::uint64_t refusals = 0;   // Calls that failed after creation.
   std::uint64_t rollbacks = 0;  // Times the wall clock was seen behind its furthest reading by >= 1 ms.
+  // Wall-clock steps: between two of the generator's clock readings the wall
+  // clock moved against the boot clock (which counts real time, suspend included)
+  // by 1 ms or more. By direction and size class (kStepBoundsMs), with the total
+  // size in ms of each direction's steps.
+  std::array<std::uint64_t, kStepClasses> steps_back{};
+  std::array<std::uint64_t, kStepClasses> steps_forward{};
+  std::uint64_t steps_back_ms = 0;
+  std::uint64_t steps_forward_ms = 0;
   std::int64_t lead_ms = 0;     // How far the newest stamp is ahead of the wall clock now (>= 0).
   // How far the next stamp would be ahead of the wall clock now (>= 0). Past
   // max_lead_ms after a restart with the clock behind, it says how long until
@@ -208,16 +227,14 @@ class Generator {
       const std::uint64_t end = first + n;
       if (static_cast<std::int64_t>((end - 1) >> seq_bits_) > limit) [[unlikely]] return take_slow(n);
       if (state_.compare_exchange_weak(cur, end, std::memory_order_relaxed, std::memory_order_relaxed)) {
-        if (first != cur || (end >> seq_bits_) != (first >> seq_bits_) || cur == initial_state_) [[unlikely]] {
-          account(cur, first, end);
-        }
+        if (first != cur || (end >> seq_bits_) != (first >> seq_bits_)) [[unlikely]] account(cur, first, end);
         return first;
       }
     }
   }
   Result<std::uint64_t> take_slow(std::uint64_t n);
   // Counts skipped states and overflows of a claim of [first, end) that found
-  // state_ at `cur`, and notes where the very first claim began.
+  // state_ at `cur`, and notes where the first claim began if it skipped states.
   void account(std::uint64_t cur, std::uint64_t first, std::uint64_t end);
   // Reports the states claimed below `state` since the last report to the audit
   // sink, if there is one. REQUIRES: renew_mutex_ held.
@@ -230,6 +247,8 @@ class Generator {
     return read_clock().tick;
   }
   Reading read_clock();
+  // Counts a step of the wall clock against the boot clock, if there was one.
+  void note_step(std::int64_t wall_ns);
   static std::uint64_t current_fork_generation();
 
   std::uint64_t id_of(std::uint64_t state) const {
@@ -284,6 +303,12 @@ class Generator {
   std::atomic<std::uint64_t> refusals_{0};
   std::atomic<std::uint64_t> rollbacks_{0};
   std::atomic<std::int64_t> furthest_wall_ns_{INT64_MIN};
+  // Wall minus boot time at the last clock reading, and the steps seen in it.
+  std::atomic<std::int64_t> wall_offset_ns_{INT64_MIN};
+  std::array<std::atomic<std::uint64_t>, kStepClasses> steps_back_{};
+  std::array<std::atomic<std::uint64_t>, kStepClasses> steps_forward_{};
+  std::atomic<std::uint64_t> steps_back_ms_{0};
+  std::atomic<std::uint64_t> steps_forward_ms_{0};
   std::atomic<bool> regressed_{false};
   std::atomic<bool> lost_{false};
   std::atomic<bool> fenced_{false};
@@ -301,6 +326,7 @@ class Generator {
   // guarded by renew_mutex_.
   std::optional<std::uint64_t> audited_state_;
   std::uint64_t audited_issued_ = 0;
+  bool audit_waited_ = false;
 };
 
 }  // namespace idforge

@@ -104,7 +104,7 @@ Result<void> Generator::next_batch(std::span<std::uint64_t> out) {
 
 void Generator::account(std::uint64_t cur, std::uint64_t first, std::uint64_t end) {
   // Only one claim ever finds state_ at the initial state: the first.
-  if (cur == initial_state_) first_claimed_.store(first, std::memory_order_relaxed);
+  if (cur == initial_state_ && first != cur) first_claimed_.store(first, std::memory_order_relaxed);
   if (first != cur) skipped_.fetch_add(first - cur, std::memory_order_relaxed);
   const std::uint64_t crossed = (end >> seq_bits_) - (first >> seq_bits_);
   if (crossed != 0) overflows_.fetch_add(crossed, std::memory_order_relaxed);
@@ -117,6 +117,8 @@ Generator::Reading Generator::read_clock() {
     fenced_.store(true, std::memory_order_seq_cst);
     limit_tick_.store(-1, std::memory_order_seq_cst);
   }
+
+  note_step(wall_ns);
 
   // Rollback detection: count each episode of reading behind the furthest reading.
   std::int64_t furthest = furthest_wall_ns_.load(std::memory_order_relaxed);
@@ -146,6 +148,21 @@ Generator::Reading Generator::read_clock() {
     cache_refreshing_.store(false, std::memory_order_release);
   }
   return {tick, wall_ns};
+}
+
+void Generator::note_step(std::int64_t wall_ns) {
+  // Two threads reading at once may see one step as a step and its reverse; a
+  // step is a rare event, and the count is for operators, not for uniqueness.
+  const std::int64_t offset = wall_ns - clock_.boot_ns();
+  const std::int64_t before = wall_offset_ns_.exchange(offset, std::memory_order_relaxed);
+  if (before == INT64_MIN) return;
+  const std::int64_t step_ms = (offset - before) / kNsPerMs;
+  if (step_ms == 0) return;
+  const std::uint64_t size_ms = static_cast<std::uint64_t>(step_ms < 0 ? -step_ms : step_ms);
+  std::size_t size_class = 0;
+  while (size_class < kStepBoundsMs.size() && static_cast<std::int64_t>(size_ms) > kStepBoundsMs[size_class]) ++size_class;
+  (step_ms < 0 ? steps_back_ : steps_forward_)[size_class].fetch_add(1, std::memory_order_relaxed);
+  (step_ms < 0 ? steps_back_ms_ : steps_forward_ms_).fetch_add(size_ms, std::memory_order_relaxed);
 }
 
 Error Generator::refuse(Errc code, std::string message) {
@@ -291,14 +308,18 @@ void Generator::lose(const Error& error) {
 void Generator::audit_locked(std::uint64_t state) {
   if (audit_ == nullptr) return;
   std::uint64_t from = audited_state_.value_or(initial_state_);
+  if (state <= from) return;
   if (!audited_state_) {
-    // The first report begins where the first claim did. Its account() may still
-    // be on its way; wait for the next report, unless this is the last one.
+    // The first report begins where the first claim did: recorded by its
+    // account() if it skipped states, else the initial state. That account() may
+    // still be on its way: wait one report for it (not when closing).
     const std::uint64_t first = first_claimed_.load(std::memory_order_relaxed);
-    if (first == kUnknown && !closed_) return;
+    if (first == kUnknown && !closed_ && !audit_waited_) {
+      audit_waited_ = true;
+      return;
+    }
     if (first != kUnknown) from = first;
   }
-  if (state <= from) return;
   const std::uint64_t issued = state - initial_state_ - skipped_.load(std::memory_order_relaxed);
   ClaimedRange range;
   range.node = node_;
@@ -358,6 +379,12 @@ GeneratorStats Generator::stats() {
   s.waits = waits_.load(std::memory_order_relaxed);
   s.refusals = refusals_.load(std::memory_order_relaxed);
   s.rollbacks = rollbacks_.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < kStepClasses; ++i) {
+    s.steps_back[i] = steps_back_[i].load(std::memory_order_relaxed);
+    s.steps_forward[i] = steps_forward_[i].load(std::memory_order_relaxed);
+  }
+  s.steps_back_ms = steps_back_ms_.load(std::memory_order_relaxed);
+  s.steps_forward_ms = steps_forward_ms_.load(std::memory_order_relaxed);
   s.lead_ms = std::max<std::int64_t>(0, last_issued_tick() - now_tick) * layout_.tick_ms();
   const auto next_tick = static_cast<std::int64_t>(state >> seq_bits_);
   s.next_stamp_lead_ms = std::max<std::int64_t>(0, next_tick - now_tick) * layout_.tick_ms();

@@ -45,6 +45,28 @@ void fail(HttpResponse& response, const Error& error, std::int64_t retry_after_s
   fail(response, 500, to_string(error.code()), error.message());
 }
 
+// The wall-clock steps the Snowflake generator saw, as one histogram labelled by direction.
+void append_steps(Buffer& out, const GeneratorStats& s) {
+  out.append("# HELP idforge_clock_step_seconds Wall-clock steps (against the boot clock, 1 ms or more) the generator "
+             "saw, by direction.\n# TYPE idforge_clock_step_seconds histogram\n");
+  auto direction = [&](std::string_view name, const std::array<std::uint64_t, kStepClasses>& classes, std::uint64_t ms) {
+    std::uint64_t below = 0;
+    for (std::size_t i = 0; i < kStepClasses; ++i) {
+      below += classes[i];
+      const std::string le = i < kStepBoundsMs.size() ? shortest(static_cast<double>(kStepBoundsMs[i]) / 1000) : "+Inf";
+      out.append("idforge_clock_step_seconds_bucket{direction=\"");
+      out.append(name);
+      out.append("\",le=\"" + le + "\"} " + std::to_string(below) + "\n");
+    }
+    out.append("idforge_clock_step_seconds_sum{direction=\"" + std::string(name) + "\"} " +
+               shortest(static_cast<double>(ms) / 1000) + "\n");
+    out.append("idforge_clock_step_seconds_count{direction=\"" + std::string(name) + "\"} " + std::to_string(below) +
+               "\n");
+  };
+  direction("back", s.steps_back, s.steps_back_ms);
+  direction("forward", s.steps_forward, s.steps_forward_ms);
+}
+
 void put_json(HttpResponse& response, const nlohmann::ordered_json& j) {
   response.body->append(j.dump());
   response.body->append("\n");
@@ -221,6 +243,7 @@ void Api::info(HttpResponse& response) {
   for (Format f : all_formats()) formats.push_back(std::string(to_string(f)));
   nlohmann::ordered_json body = {
     {"version", std::string(kVersion)},
+    {"now_unix_us", clock_.wall_ns() / 1000},
     {"layout", {{"name", std::string(layout.name())}, {"spec", layout.spec()}}},
     {"node", ids_.node()},
     {"node_fields", fields},
@@ -261,6 +284,7 @@ void Api::metrics(HttpResponse& response) {
         static_cast<double>(s.refusals), "counter");
   append_family(out, "idforge_generator_rollbacks_total", "Times the wall clock was seen going back by 1 ms or more.",
         static_cast<double>(s.rollbacks), "counter");
+  append_steps(out, s);
   append_family(out, "idforge_lead_seconds", "How far the newest Snowflake stamp is ahead of the wall clock.",
         static_cast<double>(s.lead_ms) / 1000);
   append_family(out, "idforge_reservation_headroom_seconds", "Durable reservation left ahead of the wall clock.",

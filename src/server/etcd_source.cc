@@ -3,12 +3,31 @@
 
 #include <array>
 #include <atomic>
+#include <set>
+#include <string>
 
 #include "server/log.h"
 #include "server/metrics.h"
 
 namespace idforge::detail {
 namespace {
+
+// A peer from its holder record ({"host":…,"pid":…,"listen":"HOST:PORT"}): a
+// listen address on every interface is reached through the holder's host name.
+Peer peer_of(const nlohmann::json& holder) {
+  const std::string host = holder.value("host", "");
+  const std::string listen = holder.value("listen", "");
+  const std::size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return {host, 0};
+  std::string address = listen.substr(0, colon);
+  if (address.size() >= 2 && address.front() == '[' && address.back() == ']') address = address.substr(1, address.size() - 2);
+  if (address.empty() || address == "0.0.0.0" || address == "::") address = host;
+  if (address == "localhost") address = "127.0.0.1";
+  const std::string port = listen.substr(colon + 1);
+  const bool digits = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos;
+  const unsigned long number = digits ? std::stoul(port) : 0;
+  return {address, static_cast<std::uint16_t>(number <= 65535 ? number : 0)};
+}
 
 constexpr std::array<std::string_view, 6> kErrorKinds = {"unavailable", "timeout", "auth", "not_found", "rejected",
                                                           "other"};
@@ -99,6 +118,25 @@ class EtcdSource final : public NodeSource {
   std::string name() const override { return "etcd"; }
   bool retakes() const override { return true; }
   void count_retake() override { counters_->retakes.fetch_add(1, std::memory_order_relaxed); }
+
+  Result<std::vector<Peer>> peers() const override {
+    Result<EtcdNodes> listed = list_etcd_nodes(*client_, options_.prefix);
+    if (!listed) return listed.error();
+    const nlohmann::json self = nlohmann::json::parse(options_.holder, nullptr, false);
+    std::vector<Peer> peers;
+    std::set<std::string> seen = {options_.holder};  // One instance holds a node and a worker: one record.
+    for (const EtcdNodeRecord& node : listed->nodes) {
+      if (!node.holder || !seen.insert(*node.holder).second) continue;
+      const nlohmann::json holder = nlohmann::json::parse(*node.holder, nullptr, false);
+      if (!holder.is_object()) continue;
+      if (self.is_object() && holder.value("host", "") == self.value("host", "") &&
+          holder.value("pid", 0) == self.value("pid", 0)) {
+        continue;
+      }
+      peers.push_back(peer_of(holder));
+    }
+    return peers;
+  }
 
   Result<std::unique_ptr<NodeHold>> take() override {
     Result<std::shared_ptr<EtcdLease>> lease = EtcdLease::grant(client_, options_.lease_ttl_s, clock_, observe(counters_));

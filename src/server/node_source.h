@@ -49,6 +49,12 @@ class NodeHold {
   virtual Result<void> end() { return {}; }
 };
 
+// Another instance, where its HTTP API listens (for comparing clocks).
+struct Peer {
+  std::string host;
+  std::uint16_t port = 0;  // 0: it listens on a port it did not record; not asked.
+};
+
 class NodeSource {
  public:
   virtual ~NodeSource() = default;
@@ -69,6 +75,9 @@ class NodeSource {
   }
   // Counts a hold taken to replace one that lapsed.
   virtual void count_retake() {}
+  // The other instances that hold nodes from this source now (etcd: from their
+  // holder records; files: none). Thread-safe.
+  virtual Result<std::vector<Peer>> peers() const { return std::vector<Peer>(); }
 };
 
 // Which node to take, in the layout's numbering.

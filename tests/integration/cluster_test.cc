@@ -239,6 +239,26 @@ TEST_F(ClusterServe, AnotherLayoutGeometryOnThePrefixIsRefusedNamingBoth) {
   expect_one_json_error_line(own_prefix, 2, "--lease-ttl-s");
 }
 
+TEST_F(ClusterServe, AnInstanceWhoseClockIsFarFromItsPeersIsRefusedAndOneCloseEnoughShowsItsOffset) {
+  const std::string listen = "127.0.0.1:" + std::to_string(free_port());
+  auto peer = start({"--listen", listen});
+  // 20 s ahead of the only peer: past the default 10 s.
+  const Ran ahead = run_with("env FAKETIME=+20s LD_PRELOAD=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 "
+                             "ASAN_OPTIONS=verify_asan_link_order=0",
+                             "serve --listen 127.0.0.1:0 --etcd " + etcd_.urls());
+  expect_one_json_error_line(ahead, 1, "ms ahead of the mean of 1 other instances' clocks");
+  EXPECT_NE(ahead.err.find("--max-peer-skew-ms 10000"), std::string::npos);
+  // 3 s behind: it starts, and measured the peer.
+  auto behind = start({"--listen", "127.0.0.1:" + std::to_string(free_port())}, clock_stepped("-3s"));
+  const json peers = info(*behind)["clock"]["peers"];
+  EXPECT_EQ(peers["asked"], 1);
+  EXPECT_EQ(peers["answered"], 1);
+  EXPECT_LT(peers["offset_us"].get<std::int64_t>(), -1'000'000);  // Within a second of the 3 s it was set back.
+  EXPECT_GT(peers["offset_us"].get<std::int64_t>(), -5'000'000);
+  HttpConnection c(behind->port());
+  EXPECT_NE(c.get("/metrics").body.find("\nidforge_clock_peer_offset_seconds -"), std::string::npos);
+}
+
 TEST_F(ClusterServe, BadEtcdFlagsAreClearErrors) {
   expect_one_json_error_line(run("serve --etcd 127.0.0.1:2379"), 2, "must start with http:// or https://");
   expect_one_json_error_line(run("serve --etcd " + etcd_.urls() + " --etcd-prefix idforge"), 2, "must start with '/'");

@@ -226,7 +226,9 @@ TEST_F(ServeApi, EveryFlagIsAlsoAnEnvironmentVariable) {
   ASSERT_EQ(help.exit_code, 0);
   for (const std::string flag : {"listen", "data-dir", "layout", "node", "nodes", "max-lead-ms", "max-wait-ms",
                                  "max-count", "threads", "max-connections", "max-header-bytes", "max-body-bytes",
-                                 "header-timeout-ms", "idle-timeout-ms", "write-timeout-ms", "drain-timeout-ms"}) {
+                                 "header-timeout-ms", "idle-timeout-ms", "write-timeout-ms", "drain-timeout-ms",
+                                 "audit-log", "audit-log-max-mb", "audit-log-keep", "require-synced-clock",
+                                 "max-peer-skew-ms"}) {
     std::string env = "IDFORGE_" + flag;
     for (char& ch : env) ch = ch == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
     EXPECT_NE(help.out.find("--" + flag), std::string::npos) << flag;

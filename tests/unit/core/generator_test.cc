@@ -502,5 +502,27 @@ TEST(GeneratorExtendOnDemand, OnACallExtendsWhenTheRenewerIsBehind) {
   EXPECT_EQ(reservation.extensions(), 2);
 }
 
+TEST(Generator, CountsWallClockStepsByDirectionAndSize) {
+  Rig rig;
+  (void)rig.next();
+  rig.clock.advance_ms(5);  // Wall and boot time together: no step.
+  (void)rig.next();
+  const std::int64_t now_ns = rig.clock.wall_ns();
+  rig.clock.set_wall_ns(now_ns - 50 * kNsPerMs);  // 50 ms back.
+  (void)rig.next();
+  rig.clock.set_wall_ns(now_ns + 300'000 * kNsPerMs);  // 300 s forward.
+  (void)rig.next();
+  rig.clock.set_wall_ns(now_ns + 300'003 * kNsPerMs);  // 3 ms forward.
+  const GeneratorStats s = rig.generator->stats();    // A reading of its own.
+  std::array<std::uint64_t, kStepClasses> back{}, forward{};
+  back[2] = 1;        // 16 < 50 <= 64.
+  forward[0] = 1;     // 3 <= 4.
+  forward[9] = 1;     // Past 262,144 ms.
+  EXPECT_EQ(s.steps_back, back);
+  EXPECT_EQ(s.steps_forward, forward);
+  EXPECT_EQ(s.steps_back_ms, 50u);
+  EXPECT_EQ(s.steps_forward_ms, 300'053u);
+}
+
 }  // namespace
 }  // namespace idforge
