@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""The fault campaign: real idforge binaries driven through injected faults, and
+everything they issued fed to `idforge verify`.
+
+Each scenario says what it injects and checks: 0 duplicates among every ID it
+received, 0 stamps past the node's durable mark, and the documented answer for
+every refused request (503 with a code from the documented set and Retry-After).
+It prints one JSON summary: IDs checked, faults injected by kind, cycles,
+duplicates, and each scenario's verdict.
+
+  python3 tests/faults/campaign.py --idforge build/release/idforge            # the short form (CI)
+  python3 tests/faults/campaign.py --idforge build/release/idforge --long     # by hand; figures in docs/reliability.md
+  python3 tests/faults/campaign.py --idforge … --only clock_bumps --seed 7
+
+Exit code 0 when every scenario passed, 1 otherwise, 2 for bad arguments."""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lib  # noqa: E402
+
+# The refusals the service documents for a clock it cannot stamp with.
+CLOCK_CODES = {"clock_regressed", "overloaded"}
+
+
+class Scenario:
+    """A scenario's working directory, its fault counts and its findings."""
+
+    def __init__(self, name, args, rng):
+        self.name = name
+        self.args = args
+        self.rng = rng
+        self.dir = os.path.join(args.work, name)
+        os.makedirs(self.dir)
+        self.data = os.path.join(self.dir, "data")
+        self.faults = {}
+        self.cycles = 0
+        self.problems = []
+        self.id_files = []
+        self.refusals = 0
+
+    def fault(self, kind, n=1):
+        self.faults[kind] = self.faults.get(kind, 0) + n
+
+    def ids_file(self, label):
+        path = os.path.join(self.dir, "ids-%s.txt" % label)
+        self.id_files.append(path)
+        return path
+
+    def judge_refusals(self, load, allowed):
+        for status, code, retry_after in load.refusals:
+            self.refusals += 1
+            if status != 503 or code not in allowed or retry_after is None:
+                self.problems.append("refusal %s %s (Retry-After %s) is not a documented answer" %
+                                     (status, code, retry_after))
+
+    def check_mark(self, ids_path, node=0):
+        """No ID of a holder that is gone may be stamped past the node's durable mark."""
+        mark, newest = lib.mark_stamp(self.data, node), lib.max_stamp(ids_path)
+        if newest is not None and (mark is None or newest > mark):
+            self.problems.append("an ID stamped %s lies past the durable mark %s" % (newest, mark))
+
+    def service(self, label, args=(), clock=None):
+        svc = lib.Service(self.args.idforge, self.data, os.path.join(self.dir, "serve-%s.log" % label), args,
+                          clock.env() if clock else None)
+        if not svc.wait_listening():
+            self.problems.append("idforge serve did not start (%s); see %s" % (label, svc.log_path))
+        return svc
+
+    def result(self):
+        report = lib.verify(self.args.idforge, self.id_files, self.args.work)
+        if report["duplicates"] != 0:
+            self.problems.append("%d duplicates, first %s" % (report["duplicates"], report["repeats"][:3]))
+        if report["unparsed"] != 0:
+            self.problems.append("%d words that are no ID" % report["unparsed"])
+        return {"scenario": self.name, "ids": report["ids"], "duplicates": report["duplicates"],
+                "faults": self.faults, "cycles": self.cycles, "refusals": self.refusals,
+                "passed": not self.problems, "problems": self.problems}
+
+
+def jepsen_delta_ms(rng):
+    """Jepsen's bump: ±2^(2..18) ms (4 ms to 262 s)."""
+    return rng.choice((-1, 1)) * (1 << rng.randint(2, 18))
+
+
+def clock_bumps(s):
+    """A running service's clock bumped by ±4 ms to ±262 s while load runs; each
+    bump stays a moment, then the clock is reset. Refusals must be 503
+    clock_regressed/overloaded with Retry-After; no ID may repeat."""
+    clock = lib.FakeClock(os.path.join(s.dir, "faketime"))
+    svc = s.service("bumps", ["--max-lead-ms", "2000"], clock)
+    load = lib.Load(svc.port, s.ids_file("bumps"), seed=s.rng.randint(0, 1 << 30))
+    for _ in range(s.args.scale * 6):
+        clock.set_ms(clock.offset_ms + jepsen_delta_ms(s.rng))
+        s.fault("clock bump")
+        time.sleep(s.rng.uniform(0.05, 0.5))
+        if s.rng.random() < 0.3:
+            clock.set_ms(0)
+            s.fault("clock reset")
+    clock.set_ms(0)
+    time.sleep(0.3)
+    load.stop()
+    svc.stop()
+    s.judge_refusals(load, CLOCK_CODES)
+    s.check_mark(s.id_files[-1])
+
+
+def clock_strobes(s):
+    """Jepsen's strobe: a delta of 4 ms to 262 s flipped on and off every 1 to
+    1024 ms, for up to 32 s (short form: up to 3 s), under load."""
+    clock = lib.FakeClock(os.path.join(s.dir, "faketime"))
+    svc = s.service("strobes", [], clock)
+    load = lib.Load(svc.port, s.ids_file("strobes"), seed=s.rng.randint(0, 1 << 30))
+    for _ in range(s.args.scale * 2):
+        delta, period_s = jepsen_delta_ms(s.rng), s.rng.randint(1, 1024) / 1000.0
+        end = time.monotonic() + s.rng.uniform(0.5, 3.0 if s.args.scale < 10 else 32.0)
+        on = False
+        while time.monotonic() < end:
+            on = not on
+            clock.set_ms(delta if on else 0)
+            s.fault("clock strobe step")
+            time.sleep(period_s)
+        clock.set_ms(0)
+        s.cycles += 1
+    time.sleep(0.3)
+    load.stop()
+    svc.stop()
+    s.judge_refusals(load, CLOCK_CODES)
+    s.check_mark(s.id_files[-1])
+
+
+def kill_restarts(s):
+    """kill -9 at a random moment under load, then a restart — half the time with
+    the clock an hour behind (and a lead that rides it out, or the default lead,
+    which must refuse with clock_regressed). After each kill, every ID the killed
+    holder issued must lie at or below the mark it left."""
+    for cycle in range(s.args.scale * 10):
+        behind = s.rng.random() < 0.5
+        clock = lib.FakeClock(os.path.join(s.dir, "faketime-%d" % cycle))
+        if behind:
+            clock.set_ms(-3_600_000)
+            s.fault("restart with the clock 1 h behind")
+        ride = behind and s.rng.random() < 0.5
+        svc = s.service("cycle-%d" % cycle, ["--node", "0"] + (["--max-lead-ms", "7200000"] if ride else []), clock)
+        path = s.ids_file("cycle-%d" % cycle)
+        load = lib.Load(svc.port, path, seed=s.rng.randint(0, 1 << 30))
+        time.sleep(s.rng.uniform(0.05, 0.6))
+        svc.stop(signal.SIGKILL)
+        s.fault("kill -9")
+        load.stop()
+        s.judge_refusals(load, CLOCK_CODES)
+        s.check_mark(path)
+        s.cycles += 1
+
+
+def pauses(s):
+    """SIGSTOP and SIGCONT of a service under load (a pause as a peer sees it):
+    it must resume and never repeat."""
+    svc = s.service("pauses")
+    load = lib.Load(svc.port, s.ids_file("pauses"), seed=s.rng.randint(0, 1 << 30))
+    for _ in range(s.args.scale * 5):
+        time.sleep(s.rng.uniform(0.05, 0.3))
+        svc.send(signal.SIGSTOP)
+        s.fault("SIGSTOP")
+        time.sleep(s.rng.uniform(0.05, 1.5))
+        svc.send(signal.SIGCONT)
+        s.cycles += 1
+    time.sleep(0.3)
+    load.stop()
+    if svc.stop() != 0:
+        s.problems.append("the paused service did not stop cleanly")
+    s.judge_refusals(load, CLOCK_CODES)
+    s.check_mark(s.id_files[-1])
+
+
+SCENARIOS = {f.__name__: f for f in (clock_bumps, clock_strobes, kill_restarts, pauses)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--idforge", required=True, help="the idforge binary to test")
+    parser.add_argument("--long", action="store_true", help="the long form (about 10x the faults)")
+    parser.add_argument("--only", action="append", choices=sorted(SCENARIOS), help="run only these scenarios")
+    parser.add_argument("--seed", type=int, default=1, help="the seed of every random choice (Default: 1)")
+    parser.add_argument("--keep", action="store_true", help="keep the working directory (logs, IDs)")
+    args = parser.parse_args()
+    if not os.access(args.idforge, os.X_OK):
+        parser.error("--idforge %s is not an executable" % args.idforge)
+    if not os.path.exists(lib.FAKETIME_LIB):
+        parser.error("libfaketime is missing: install Debian's faketime package (scripts/deps.sh --tests)")
+    args.idforge = os.path.abspath(args.idforge)
+    args.scale = 10 if args.long else 1
+    args.work = tempfile.mkdtemp(prefix="idforge-faults-")
+    results = []
+    try:
+        for name in args.only or list(SCENARIOS):
+            rng = random.Random("%d/%s" % (args.seed, name))
+            s = Scenario(name, args, rng)
+            SCENARIOS[name](s)
+            results.append(s.result())
+            print(json.dumps(results[-1]), file=sys.stderr)
+    finally:
+        if not args.keep:
+            shutil.rmtree(args.work, ignore_errors=True)
+    faults = {}
+    for r in results:
+        for kind, n in r["faults"].items():
+            faults[kind] = faults.get(kind, 0) + n
+    summary = {"seed": args.seed, "form": "long" if args.long else "short",
+               "ids": sum(r["ids"] for r in results), "duplicates": sum(r["duplicates"] for r in results),
+               "faults": faults, "cycles": sum(r["cycles"] for r in results),
+               "passed": all(r["passed"] for r in results), "scenarios": results}
+    print(json.dumps(summary, indent=1))
+    return 0 if summary["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What the fault scenarios share: real idforge processes on free ports, a clock
+that libfaketime moves under a running process, load that records every ID and
+every refusal, and the judge — `idforge verify` — fed everything they issued.
+
+Python 3's standard library only (Debian's python3)."""
+
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+TWITTER_EPOCH_MS = 1288834974657
+TS_SHIFT = 22  # Twitter layout: 41-bit stamp above 10 node bits and 12 sequence bits.
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stamp_of(id_value):
+    """The Twitter-layout tick (ms since its epoch) of an ID."""
+    return id_value >> TS_SHIFT
+
+
+class FakeClock:
+    """libfaketime's timestamp file, rewritten in one step (a new file renamed over
+    it) so a running process never reads it half written. The offset is relative
+    to the real clock ("+0s", "-3600s")."""
+
+    def __init__(self, path):
+        self.path = path
+        self.offset_ms = 0
+        self.set_ms(0)
+
+    def set_ms(self, offset_ms):
+        self.offset_ms = offset_ms
+        tmp = self.path + ".next"
+        with open(tmp, "w") as f:
+            f.write("%+.3fs\n" % (offset_ms / 1000.0))
+        os.rename(tmp, self.path)
+
+    def env(self):
+        return {
+            "LD_PRELOAD": FAKETIME_LIB,
+            "FAKETIME_TIMESTAMP_FILE": self.path,
+            "FAKETIME_NO_CACHE": "1",
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+            "ASAN_OPTIONS": "verify_asan_link_order=0",
+        }
+
+
+class Service:
+    """`idforge serve` on a free loopback port, stopped by its PID."""
+
+    def __init__(self, idforge, data_dir, log_path, args=(), env=None):
+        self.port = free_port()
+        self.log_path = log_path
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.log = open(log_path, "ab")
+        self.proc = subprocess.Popen(
+            [idforge, "serve", "--listen", "127.0.0.1:%d" % self.port, "--data-dir", data_dir] + list(args),
+            stdout=subprocess.DEVNULL, stderr=self.log, env=full_env)
+
+    def wait_listening(self, guard_s=30):
+        deadline = time.monotonic() + guard_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return True
+            except OSError:
+                time.sleep(0.02)
+        return False
+
+    def send(self, sig):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, guard_s=30):
+        self.send(sig)
+        try:
+            code = self.proc.wait(timeout=guard_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.log.close()
+        return code
+
+
+class Load:
+    """Threads asking a service for IDs (batches and single IDs) until stopped.
+    Every ID received is written to `ids_path`; every answer other than 200 is
+    kept as (status, code, retry_after) for the scenario to judge."""
+
+    def __init__(self, port, ids_path, threads=2, batch=1000, seed=1):
+        self.port = port
+        self.out = open(ids_path, "a")
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.ids = 0
+        self.refusals = []
+        self.errors = 0  # Connections refused or cut: the process was down or paused.
+        self.threads = [threading.Thread(target=self._run, args=(batch, seed + i), daemon=True)
+                        for i in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self, batch, seed):
+        rng = random.Random(seed)
+        conn = None
+        while not self.stopping.is_set():
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                count = batch if rng.random() < 0.5 else 1
+                conn.request("GET", "/v1/next?count=%d" % count)
+                reply = conn.getresponse()
+                body = reply.read()
+                if reply.status == 200:
+                    data = json.loads(body)
+                    got = data["ids"] if "ids" in data else [data["id"]]
+                    with self.lock:
+                        self.out.write("\n".join(got) + "\n")
+                        self.ids += len(got)
+                else:
+                    code = json.loads(body).get("code") if body else None
+                    with self.lock:
+                        self.refusals.append((reply.status, code, reply.getheader("Retry-After")))
+                    time.sleep(0.005)
+            except (OSError, http.client.HTTPException, ValueError):
+                with self.lock:
+                    self.errors += 1
+                if conn is not None:
+                    conn.close()
+                conn = None
+                time.sleep(0.01)
+
+    def stop(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join()
+        self.out.close()
+
+
+def verify(idforge, paths, tmp_dir):
+    """`idforge verify --json` over every file: the judge of every scenario."""
+    run = subprocess.run([idforge, "verify", "--json", "--tmp-dir", tmp_dir] + list(paths),
+                         capture_output=True, text=True)
+    if run.returncode not in (0, 1):
+        raise RuntimeError("idforge verify failed: " + run.stderr)
+    return json.loads(run.stdout)
+
+
+def mark_stamp(data_dir, node=0, space="snowflake-node10-seq12"):
+    """The stamp a node's mark file holds (its durable reservation), or None."""
+    try:
+        with open(os.path.join(data_dir, space, "node-%d.mark" % node)) as f:
+            for line in f:
+                if line.startswith("stamp "):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def max_stamp(ids_path):
+    """The largest stamp among the IDs of a file, or None."""
+    best = None
+    with open(ids_path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                s = stamp_of(int(line))
+                best = s if best is None or s > best else best
+    return best
