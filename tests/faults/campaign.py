@@ -46,7 +46,7 @@ class Scenario:
         self.cycles = 0
         self.problems = []
         self.id_files = []
-        self.refusals = 0
+        self.refusals = {}  # By code.
 
     def fault(self, kind, n=1):
         self.faults[kind] = self.faults.get(kind, 0) + n
@@ -58,7 +58,7 @@ class Scenario:
 
     def judge_refusals(self, load, allowed):
         for status, code, retry_after in load.refusals:
-            self.refusals += 1
+            self.refusals[code] = self.refusals.get(code, 0) + 1
             if status != 503 or code not in allowed or retry_after is None:
                 self.problems.append("refusal %s %s (Retry-After %s) is not a documented answer" %
                                      (status, code, retry_after))
@@ -182,7 +182,142 @@ def pauses(s):
     s.check_mark(s.id_files[-1])
 
 
-SCENARIOS = {f.__name__: f for f in (clock_bumps, clock_strobes, kill_restarts, pauses)}
+SPACE = "snowflake-node10-seq12"
+
+
+def damage(path, how, rng):
+    """Damages a record in place: truncated, a byte flipped, or deleted."""
+    if how == "deleted":
+        os.remove(path)
+        return
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    if how == "truncated":
+        data = data[: rng.randint(0, max(0, len(data) - 1))]
+    else:
+        at = rng.randrange(len(data))
+        data[at] ^= 1 << rng.randrange(8)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def persistence(s):
+    """The node's records damaged between runs: the mark truncated, a byte of it
+    flipped, or deleted — alone (the floor still knows the node: the next holder
+    must start after it), or with the floor damaged too (nothing knows the node:
+    start-up must be refused with an io error). The mark made immutable under a
+    running service (renewals fail: it must stop issuing, answering 503, never
+    reset). Then every ID of every run is checked."""
+    mark = os.path.join(s.data, SPACE, "node-0.mark")
+    floor = os.path.join(s.data, SPACE, "floor")
+    for cycle in range(s.args.scale * 6):
+        svc = s.service("run-%d" % cycle, ["--node", "0"])
+        path = s.ids_file("run-%d" % cycle)
+        load = lib.Load(svc.port, path, seed=s.rng.randint(0, 1 << 30))
+        time.sleep(s.rng.uniform(0.1, 0.4))
+        load.stop()
+        svc.stop(signal.SIGKILL if s.rng.random() < 0.5 else signal.SIGTERM)
+        s.judge_refusals(load, CLOCK_CODES)
+        s.check_mark(path)
+        how = s.rng.choice(("truncated", "corrupted", "deleted"))
+        both = s.rng.random() < 0.3
+        damage(mark, how, s.rng)
+        s.fault("mark " + how)
+        if both:
+            damage(floor, s.rng.choice(("truncated", "corrupted")), s.rng)
+            s.fault("floor damaged too")
+            run = lib.subprocess.run([s.args.idforge, "serve", "--listen", "127.0.0.1:0", "--data-dir", s.data,
+                                      "--node", "0"], capture_output=True, text=True, timeout=30)
+            if run.returncode != 1 or '"code":"io"' not in run.stderr:
+                s.problems.append("with mark and floor damaged, start-up was not refused with io: %s" % run.stderr)
+                break
+            # What the operator does (docs/operations.md): remove both, once the clock is past every ID issued.
+            time.sleep(max(0, (max(lib.max_stamp(p) or 0 for p in s.id_files) + lib.TWITTER_EPOCH_MS) / 1000.0 -
+                           time.time()) + 0.01)
+            os.remove(mark)
+            os.remove(floor)
+        s.cycles += 1
+    # Immutable under a running service: renewals fail, it stops issuing, then recovers.
+    svc = s.service("immutable", ["--node", "0"])
+    path = s.ids_file("immutable")
+    load = lib.Load(svc.port, path, seed=s.rng.randint(0, 1 << 30))
+    time.sleep(0.3)
+    folder = os.path.join(s.data, SPACE)
+    lib.subprocess.run(["chattr", "+i", folder], check=False)
+    s.fault("data directory made immutable")
+    time.sleep(2.0)
+    lib.subprocess.run(["chattr", "-i", folder], check=False)
+    time.sleep(1.0)
+    load.stop()
+    svc.stop()
+    s.judge_refusals(load, CLOCK_CODES | {"unavailable", "io"})
+    s.check_mark(path)
+
+
+def disk_full(s):
+    """The data directory on a small tmpfs that is filled while the service runs:
+    renewals fail, the service stops issuing (503) when its reservation runs out,
+    and once space is freed it issues again — never from a reset node."""
+    if os.geteuid() != 0:
+        s.problems.append("skipped: mounting a tmpfs needs root")
+        return
+    os.makedirs(s.data)
+    lib.subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", s.data], check=True)
+    try:
+        for cycle in range(s.args.scale * 2):
+            svc = s.service("full-%d" % cycle, ["--node", "0"])
+            path = s.ids_file("full-%d" % cycle)
+            load = lib.Load(svc.port, path, seed=s.rng.randint(0, 1 << 30))
+            time.sleep(0.3)
+            filler = os.path.join(s.data, "filler")
+            with open(filler, "wb") as f:
+                try:
+                    while True:
+                        f.write(b"x" * 65536)
+                        f.flush()
+                except OSError:
+                    pass
+            s.fault("disk full")
+            time.sleep(2.5)
+            os.remove(filler)
+            time.sleep(1.0)
+            load.stop()
+            svc.stop(signal.SIGKILL if cycle % 2 else signal.SIGTERM)
+            s.judge_refusals(load, CLOCK_CODES | {"unavailable", "io"})
+            s.check_mark(path)
+            s.cycles += 1
+    finally:
+        lib.subprocess.run(["umount", "-l", s.data], check=False)
+
+
+def crowd(s):
+    """Many `idforge gen` processes and services on one data directory at once,
+    each taking whatever node is free: no two may share a node, so no ID repeats."""
+    procs = []
+    for i in range(s.args.scale * 6):
+        out = open(s.ids_file("gen-%d" % i), "w")
+        procs.append((lib.subprocess.Popen([s.args.idforge, "gen", "-n", str(s.rng.randint(10_000, 400_000))],
+                                           stdout=out, stderr=lib.subprocess.DEVNULL,
+                                           env=dict(os.environ, IDFORGE_DATA_DIR=s.data)), out))
+        s.fault("concurrent gen")
+    services = []
+    for i in range(2):
+        svc = s.service("crowd-%d" % i)
+        services.append((svc, lib.Load(svc.port, s.ids_file("serve-%d" % i), seed=s.rng.randint(0, 1 << 30))))
+        s.fault("concurrent service")
+    for p, out in procs:
+        if p.wait(timeout=120) != 0:
+            s.problems.append("an idforge gen failed")
+        out.close()
+    time.sleep(0.5)
+    for svc, load in services:
+        load.stop()
+        svc.stop()
+        s.judge_refusals(load, CLOCK_CODES)
+
+
+SCENARIOS = {f.__name__: f for f in (clock_bumps, clock_strobes, kill_restarts, pauses, persistence, disk_full,
+                                     crowd)}
 
 
 def main():
