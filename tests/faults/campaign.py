@@ -316,8 +316,29 @@ def crowd(s):
         s.judge_refusals(load, CLOCK_CODES)
 
 
+def forks(s):
+    """fork() in the middle of issuing: fork_probe issues from a thread while its
+    main thread forks children by fork(), _Fork() and a raw clone; each child's
+    inherited generator must refuse, and the IDs of parent and children (each on
+    a node of its own in one data directory) must never repeat."""
+    probe = os.path.join(os.path.dirname(s.args.idforge), "tests", "fork_probe")
+    if not os.access(probe, os.X_OK):
+        s.problems.append("fork_probe is not built next to idforge (%s)" % probe)
+        return
+    for cycle in range(s.args.scale * 2):
+        prefix = os.path.join(s.dir, "fork-%d" % cycle)
+        children = 6
+        run = lib.subprocess.run([probe, s.data, prefix, str(children), str(s.rng.randint(1000, 50_000))],
+                                 capture_output=True, text=True, timeout=120)
+        if run.returncode != 0:
+            s.problems.append("fork_probe exited %d: %s" % (run.returncode, run.stderr.strip()))
+        s.id_files += sorted(os.path.join(s.dir, f) for f in os.listdir(s.dir) if f.startswith("fork-%d-" % cycle))
+        s.fault("fork in the middle of issuing", children)
+        s.cycles += 1
+
+
 SCENARIOS = {f.__name__: f for f in (clock_bumps, clock_strobes, kill_restarts, pauses, persistence, disk_full,
-                                     crowd)}
+                                     crowd, forks)}
 
 
 def main():
