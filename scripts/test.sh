@@ -3,8 +3,9 @@
 # Builds and runs the whole test suite: Release, ASan+UBSan (both replay the fuzz
 # corpus, and run the service's integration tests against an ASan-built binary),
 # TSan (concurrency tests, the lease code, and the integration tests against a
-# TSan-built binary), the libFuzzer targets over their corpus, and a
-# consumer project that uses the installed package.
+# TSan-built binary), the libFuzzer targets over their corpus, the short form of
+# the fault campaign (tests/faults/), and a consumer project that uses the
+# installed package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,6 +43,9 @@ run_ctest tsan
 
 step "fuzz: libFuzzer targets (clang-14, ASan+UBSan) over the checked-in corpus"
 bash scripts/fuzz.sh
+
+step "fault campaign, short form: the release binaries through clock, process, disk and etcd faults"
+python3 tests/faults/campaign.py --idforge build/release/idforge > build/faults-short.json
 
 step "install and build a consumer with find_package(idforge)"
 rm -rf build/install build/consumer

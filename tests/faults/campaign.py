@@ -337,8 +337,114 @@ def forks(s):
         s.cycles += 1
 
 
+# The answers of an instance that has lost its lease, or cannot reach etcd in time.
+LEASE_CODES = CLOCK_CODES | {"lease_lost", "unavailable"}
+TTL_S = 5
+
+
+def cluster_service(s, etcd, label, args=(), clock=None):
+    return s.service(label, ["--etcd", etcd.urls(), "--lease-ttl-s", str(TTL_S)] + list(args), clock)
+
+
+def cluster_steal(s):
+    """Pause and steal: the holder of node 7 is SIGSTOPped past its TTL under load;
+    another instance takes node 7 and issues; the first is resumed. The first must
+    issue nothing more on node 7 (503 lease_lost until it holds a node again)."""
+    etcd = lib.Etcd(s.dir)
+    try:
+        for cycle in range(s.args.scale * 2):
+            a = cluster_service(s, etcd, "a-%d" % cycle, ["--node", "7", "--wait-for-node"])
+            load_a = lib.Load(a.port, s.ids_file("a-%d" % cycle), seed=s.rng.randint(0, 1 << 30))
+            time.sleep(0.5)
+            a.send(signal.SIGSTOP)
+            s.fault("SIGSTOP of the holder past its TTL")
+            b = lib.Service(s.args.idforge, s.data, os.path.join(s.dir, "serve-b-%d.log" % cycle),
+                            ["--etcd", etcd.urls(), "--lease-ttl-s", str(TTL_S), "--node", "7", "--wait-for-node"])
+            if not b.wait_listening(guard_s=4 * TTL_S):
+                s.problems.append("the second instance never took node 7")
+            load_b = lib.Load(b.port, s.ids_file("b-%d" % cycle), seed=s.rng.randint(0, 1 << 30))
+            time.sleep(1.0)
+            a.send(signal.SIGCONT)
+            time.sleep(1.5)
+            for load in (load_a, load_b):
+                load.stop()
+                s.judge_refusals(load, LEASE_CODES)
+            b.stop()
+            a.stop()
+            s.cycles += 1
+    finally:
+        etcd.stop()
+
+
+def cluster_coordinator_lost(s):
+    """Every etcd member paused for 3 x TTL under load on three instances: each must
+    stop issuing before its lease could expire (503), and issue again after."""
+    etcd = lib.Etcd(s.dir, members=3)
+    try:
+        services = [cluster_service(s, etcd, "i-%d" % i) for i in range(3)]
+        loads = [lib.Load(svc.port, s.ids_file("i-%d" % i), seed=s.rng.randint(0, 1 << 30))
+                 for i, svc in enumerate(services)]
+        for cycle in range(s.args.scale):
+            time.sleep(1.0)
+            for m in range(3):
+                etcd.pause(m)
+            s.fault("every etcd member paused for 3 x TTL")
+            time.sleep(3 * TTL_S)
+            for m in range(3):
+                etcd.resume(m)
+            time.sleep(2 * TTL_S)
+            s.cycles += 1
+        for svc, load in zip(services, loads):
+            load.stop()
+            svc.stop()
+            s.judge_refusals(load, LEASE_CODES)
+            if not load.refusals:
+                s.problems.append("an instance kept issuing while etcd was paused past its TTL")
+    finally:
+        etcd.stop()
+
+
+def cluster_chaos(s):
+    """More instances than nodes (five for three) on a 3-member etcd, under load,
+    while every few seconds the etcd leader is killed and restarted, or a member is
+    paused: 20 s (long form: 200 s)."""
+    etcd = lib.Etcd(s.dir, members=3)
+    try:
+        services, loads = [], []
+        for i in range(5):
+            svc = lib.Service(s.args.idforge, s.data, os.path.join(s.dir, "serve-c-%d.log" % i),
+                              ["--etcd", etcd.urls(), "--lease-ttl-s", str(TTL_S), "--nodes", "0-2",
+                               "--wait-for-node"])
+            services.append(svc)
+        time.sleep(2.0)
+        for i, svc in enumerate(services):
+            loads.append(lib.Load(svc.port, s.ids_file("c-%d" % i), seed=s.rng.randint(0, 1 << 30)))
+        end = time.monotonic() + 20 * s.args.scale
+        while time.monotonic() < end:
+            leader = etcd.leader()
+            if s.rng.random() < 0.5 and leader is not None:
+                etcd.kill(leader)
+                s.fault("etcd leader killed")
+                time.sleep(s.rng.uniform(1, 4))
+                etcd.restart(leader)
+            else:
+                m = s.rng.randrange(3)
+                etcd.pause(m)
+                s.fault("etcd member paused")
+                time.sleep(s.rng.uniform(1, 4))
+                etcd.resume(m)
+            s.cycles += 1
+            time.sleep(1.0)
+        for svc, load in zip(services, loads):
+            load.stop()
+            svc.stop()
+            s.judge_refusals(load, LEASE_CODES)
+    finally:
+        etcd.stop()
+
+
 SCENARIOS = {f.__name__: f for f in (clock_bumps, clock_strobes, kill_restarts, pauses, persistence, disk_full,
-                                     crowd, forks)}
+                                     crowd, forks, cluster_steal, cluster_coordinator_lost, cluster_chaos)}
 
 
 def main():
@@ -376,6 +482,10 @@ def main():
                "faults": faults, "cycles": sum(r["cycles"] for r in results),
                "passed": all(r["passed"] for r in results), "scenarios": results}
     print(json.dumps(summary, indent=1))
+    print("campaign (%s form, seed %d): %d IDs checked, %d faults injected, %d cycles, %d duplicates; %s" %
+          (summary["form"], args.seed, summary["ids"], sum(faults.values()), summary["cycles"],
+           summary["duplicates"], "passed" if summary["passed"] else "FAILED: " + ", ".join(
+               r["scenario"] for r in results if not r["passed"])), file=sys.stderr)
     return 0 if summary["passed"] else 1
 
 

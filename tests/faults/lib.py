@@ -184,3 +184,75 @@ def max_stamp(ids_path):
                 s = stamp_of(int(line))
                 best = s if best is None or s > best else best
     return best
+
+
+class Etcd:
+    """Real etcd members (Debian's etcd-server) on free loopback ports, each with
+    its own data directory, started and stopped by PID; a member can be killed,
+    restarted, paused and resumed."""
+
+    def __init__(self, work_dir, members=1):
+        self.dir = work_dir
+        self.clients = [free_port() for _ in range(members)]
+        self.peers = [free_port() for _ in range(members)]
+        self.cluster = ",".join("m%d=http://127.0.0.1:%d" % (i, p) for i, p in enumerate(self.peers))
+        self.procs = [None] * members
+        for i in range(members):
+            self._start(i, "new")
+        self.wait_healthy()
+
+    def _start(self, i, state):
+        log = open(os.path.join(self.dir, "etcd-m%d.log" % i), "ab")
+        self.procs[i] = subprocess.Popen(
+            ["etcd", "--name", "m%d" % i, "--data-dir", os.path.join(self.dir, "etcd-m%d" % i),
+             "--listen-client-urls", "http://127.0.0.1:%d" % self.clients[i],
+             "--advertise-client-urls", "http://127.0.0.1:%d" % self.clients[i],
+             "--listen-peer-urls", "http://127.0.0.1:%d" % self.peers[i],
+             "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % self.peers[i],
+             "--initial-cluster", self.cluster, "--initial-cluster-state", state, "--pre-vote=true"],
+            stdout=subprocess.DEVNULL, stderr=log)
+
+    def urls(self):
+        return ",".join("http://127.0.0.1:%d" % p for p in self.clients)
+
+    def wait_healthy(self, guard_s=30):
+        deadline = time.monotonic() + guard_s
+        while time.monotonic() < deadline:
+            run = subprocess.run(["etcdctl", "--endpoints", self.urls(), "endpoint", "health"],
+                                 capture_output=True, env=dict(os.environ, ETCDCTL_API="3"))
+            if run.returncode == 0:
+                return True
+            time.sleep(0.1)
+        return False
+
+    def leader(self):
+        """The index of the leader, or None."""
+        run = subprocess.run(["etcdctl", "--endpoints", self.urls(), "endpoint", "status", "-w", "json"],
+                             capture_output=True, text=True, env=dict(os.environ, ETCDCTL_API="3"))
+        try:
+            for i, member in enumerate(json.loads(run.stdout)):
+                if member["Status"]["header"]["member_id"] == member["Status"]["leader"]:
+                    return [("http://127.0.0.1:%d" % p) for p in self.clients].index(member["Endpoint"])
+        except (ValueError, KeyError):
+            return None
+        return None
+
+    def kill(self, i):
+        self.procs[i].kill()
+        self.procs[i].wait()
+
+    def restart(self, i):
+        self._start(i, "existing")
+
+    def pause(self, i):
+        self.procs[i].send_signal(signal.SIGSTOP)
+
+    def resume(self, i):
+        self.procs[i].send_signal(signal.SIGCONT)
+
+    def stop(self):
+        for p in self.procs:
+            if p is not None and p.poll() is None:
+                p.send_signal(signal.SIGCONT)
+                p.kill()
+                p.wait()
