@@ -73,6 +73,12 @@ TEST_F(ServeClock, WithoutTheFlagAnUnsynchronisedClockIsAWarningNotARefusal) {
 }
 
 TEST_F(ServeClock, StepsOfARunningServicesClockAreCountedByDirectionAndSize) {
+#if defined(__SANITIZE_THREAD__)
+  // libfaketime rereads its timestamp file inside every clock call; under
+  // ThreadSanitizer's interceptors the served binary then stops answering (the
+  // offset mode of the other restart tests is unaffected). Release and ASan run it.
+  GTEST_SKIP() << "libfaketime's timestamp-file mode hangs a ThreadSanitizer build";
+#endif
   const std::string library = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
   ASSERT_TRUE(fs::exists(library)) << "install Debian's faketime package (scripts/deps.sh)";
   const fs::path stamp = dir_ / "faketime";
