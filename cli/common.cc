@@ -248,7 +248,44 @@ std::optional<std::string_view> TokenReader::next() {
   }
   const std::string_view word(buffer_.data() + begin_, at - begin_);
   begin_ = at;
+  returned_line_ = line_;
   return word;
+}
+
+std::optional<std::string_view> TokenReader::next_line() {
+  for (;;) {
+    const char* start = buffer_.data() + begin_;
+    const std::size_t available = end_ - begin_;
+    const char* newline = static_cast<const char*>(std::memchr(start, '\n', available));
+    if (skipping_) {  // The rest of a line cut at the block's size.
+      if (newline == nullptr) {
+        begin_ = end_ = 0;
+        if (!fill()) return std::nullopt;
+        continue;
+      }
+      begin_ += static_cast<std::size_t>(newline - start) + 1;
+      ++line_;
+      skipping_ = false;
+      continue;
+    }
+    returned_line_ = line_;
+    if (newline != nullptr) {
+      begin_ += static_cast<std::size_t>(newline - start) + 1;
+      ++line_;
+      return std::string_view(start, static_cast<std::size_t>(newline - start));
+    }
+    if (begin_ == 0 && end_ == buffer_.size()) {
+      skipping_ = true;  // A line as long as the block: cut it here.
+      begin_ = end_;
+      return std::string_view(start, available);
+    }
+    if (!fill()) {
+      if (begin_ == end_) return std::nullopt;
+      const std::string_view last(buffer_.data() + begin_, end_ - begin_);  // No newline at the end.
+      begin_ = end_;
+      return last;
+    }
+  }
 }
 
 }  // namespace idforge::cli

@@ -117,7 +117,8 @@ class Output {
   bool failed_ = false;
 };
 
-// Reads words separated by white space from a file descriptor, in large blocks.
+// Reads words separated by white space — or whole lines — from a file
+// descriptor, in large blocks. A reader is used for one or the other.
 class TokenReader {
  public:
   // `name` names the input in errors ("cannot read <name>: …").
@@ -127,8 +128,12 @@ class TokenReader {
   // on a read error. A word longer than the reader's 1 MiB block is cut there (and
   // its rest skipped), so no input makes it hold more.
   std::optional<std::string_view> next();
-  // The line (from 1) the last word returned by next() is on.
-  std::uint64_t line() const { return line_; }
+  // The next line without its newline (valid until the next call), or nullopt at
+  // the end of the input or on a read error. A line longer than the block is cut
+  // there, and its rest skipped.
+  std::optional<std::string_view> next_line();
+  // The line (from 1) the last word or line returned is on.
+  std::uint64_t line() const { return returned_line_; }
   // Why reading stopped before the end of the input, if it did.
   const std::optional<std::string>& error() const { return error_; }
 
@@ -142,7 +147,8 @@ class TokenReader {
   std::size_t end_ = 0;
   bool eof_ = false;
   bool skipping_ = false;
-  std::uint64_t line_ = 1;
+  std::uint64_t line_ = 1;  // The line the reading position is on.
+  std::uint64_t returned_line_ = 0;
   std::optional<std::string> error_;
 };
 

@@ -1,17 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "verify_ranges.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 
 #include "common.h"
-#include "idforge/time_text.h"
 
 namespace idforge::cli {
 namespace {
@@ -19,8 +14,6 @@ namespace {
 using nlohmann::json;
 
 constexpr std::size_t kMaxExamples = 10;
-// A longer line is no record: it is cut there and reported.
-constexpr std::size_t kMaxLineLength = 64 * 1024;
 
 // One record of an audit log.
 struct Record {
@@ -46,54 +39,6 @@ struct BadLine {
   std::uint32_t input = 0;
   std::uint64_t line = 0;
   std::string error;
-};
-
-// Reads lines from a file descriptor in large blocks.
-class LineReader {
- public:
-  LineReader(int fd, std::string name) : fd_(fd), name_(std::move(name)), buffer_(1 << 20) {}
-
-  // The next line without its newline, or nullopt at the end or on a read error.
-  std::optional<std::string_view> next() {
-    for (;;) {
-      const char* start = buffer_.data() + begin_;
-      const void* nl = std::memchr(start, '\n', end_ - begin_);
-      if (nl != nullptr || (eof_ && begin_ < end_) || end_ - begin_ >= kMaxLineLength) {
-        const std::size_t length = nl != nullptr ? static_cast<std::size_t>(static_cast<const char*>(nl) - start)
-                                                 : std::min(end_ - begin_, kMaxLineLength);
-        begin_ += std::min(length + 1, end_ - begin_);
-        ++line_;
-        return std::string_view(start, length);
-      }
-      if (eof_ || error_) return std::nullopt;
-      fill();
-    }
-  }
-  std::uint64_t line() const { return line_; }
-  const std::optional<std::string>& error() const { return error_; }
-
- private:
-  void fill() {
-    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
-    end_ -= begin_;
-    begin_ = 0;
-    for (;;) {
-      const ssize_t n = ::read(fd_, buffer_.data() + end_, buffer_.size() - end_);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) error_ = "cannot read " + name_ + ": " + std::strerror(errno);
-      if (n <= 0) eof_ = true;
-      if (n > 0) end_ += static_cast<std::size_t>(n);
-      return;
-    }
-  }
-
-  int fd_;
-  std::string name_;
-  std::vector<char> buffer_;
-  std::size_t begin_ = 0, end_ = 0;
-  bool eof_ = false;
-  std::uint64_t line_ = 0;
-  std::optional<std::string> error_;
 };
 
 std::optional<std::uint64_t> id_field(const json& j, const char* name) {
@@ -245,8 +190,8 @@ json to_json(const std::vector<Input>& inputs, const RangesReport& r) {
 int run_verify_ranges(std::vector<Input>& inputs, bool as_json) {
   RangesReport report;
   for (std::uint32_t i = 0; i < inputs.size(); ++i) {
-    LineReader reader(inputs[i].fd, "'" + inputs[i].name + "'");
-    while (std::optional<std::string_view> line = reader.next()) {
+    TokenReader reader(inputs[i].fd, "'" + inputs[i].name + "'");
+    while (std::optional<std::string_view> line = reader.next_line()) {
       if (line->find_first_not_of(" \t\r") == std::string_view::npos) continue;
       auto parsed = parse_record(*line);
       if (auto* bad = std::get_if<std::string>(&parsed)) {

@@ -312,6 +312,18 @@ TEST_F(VerifyCli, LinesThatAreNoRecordAreReportedWithTheirLines) {
   EXPECT_EQ(r["unparsed"], 4);
   EXPECT_EQ(r["unparsed_examples"][0]["line"], 2);
   EXPECT_EQ(r["unparsed_examples"][2]["error"], "first is after last");
+
+  // A line longer than the reader's 1 MiB block is one unparsed line, and the
+  // lines after it keep their numbers; the last line needs no newline.
+  const std::string long_line(3 << 20, 'x');
+  std::string last = record(1, 1, 2);
+  last.pop_back();
+  const std::string g = write("long.log", record(2, 5, 6) + long_line + "\n" + last);
+  const json l = verify("--ranges " + g, 0);
+  EXPECT_EQ(l["ranges"], 2);
+  EXPECT_EQ(l["unparsed"], 1);
+  EXPECT_EQ(l["unparsed_examples"][0]["line"], 2);
+  EXPECT_EQ(l["inputs"][0]["ranges"], 2);
 }
 
 TEST_F(VerifyCli, BadFlagsAndMissingInputsExitTwo) {

@@ -21,6 +21,7 @@ import os
 import random
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -62,6 +63,20 @@ class Scenario:
             if status != 503 or code not in allowed or retry_after is None:
                 self.problems.append("refusal %s %s (Retry-After %s) is not a documented answer" %
                                      (status, code, retry_after))
+
+    def end(self, svc, load, allowed, sig=signal.SIGTERM, ids_path=None, under_load=False):
+        """Stops the load and the service (with `sig`; while the load still runs when
+        `under_load`), judges every refusal against `allowed` and, given the file of
+        the IDs, checks them against the mark the service left. Returns its exit code."""
+        if not under_load:
+            load.stop()
+        code = svc.stop(sig)
+        if under_load:
+            load.stop()
+        self.judge_refusals(load, allowed)
+        if ids_path:
+            self.check_mark(ids_path)
+        return code
 
     def check_mark(self, ids_path, node=0):
         """No ID of a holder that is gone may be stamped past the node's durable mark."""
@@ -108,10 +123,7 @@ def clock_bumps(s):
             s.fault("clock reset")
     clock.set_ms(0)
     time.sleep(0.3)
-    load.stop()
-    svc.stop()
-    s.judge_refusals(load, CLOCK_CODES)
-    s.check_mark(s.id_files[-1])
+    s.end(svc, load, CLOCK_CODES, ids_path=s.id_files[-1])
 
 
 def clock_strobes(s):
@@ -132,10 +144,7 @@ def clock_strobes(s):
         clock.set_ms(0)
         s.cycles += 1
     time.sleep(0.3)
-    load.stop()
-    svc.stop()
-    s.judge_refusals(load, CLOCK_CODES)
-    s.check_mark(s.id_files[-1])
+    s.end(svc, load, CLOCK_CODES, ids_path=s.id_files[-1])
 
 
 def kill_restarts(s):
@@ -154,11 +163,8 @@ def kill_restarts(s):
         path = s.ids_file("cycle-%d" % cycle)
         load = lib.Load(svc.port, path, seed=s.rng.randint(0, 1 << 30))
         time.sleep(s.rng.uniform(0.05, 0.6))
-        svc.stop(signal.SIGKILL)
+        s.end(svc, load, CLOCK_CODES, signal.SIGKILL, path, under_load=True)
         s.fault("kill -9")
-        load.stop()
-        s.judge_refusals(load, CLOCK_CODES)
-        s.check_mark(path)
         s.cycles += 1
 
 
@@ -175,11 +181,8 @@ def pauses(s):
         svc.send(signal.SIGCONT)
         s.cycles += 1
     time.sleep(0.3)
-    load.stop()
-    if svc.stop() != 0:
+    if s.end(svc, load, CLOCK_CODES, ids_path=s.id_files[-1]) != 0:
         s.problems.append("the paused service did not stop cleanly")
-    s.judge_refusals(load, CLOCK_CODES)
-    s.check_mark(s.id_files[-1])
 
 
 SPACE = "snowflake-node10-seq12"
@@ -215,10 +218,7 @@ def persistence(s):
         path = s.ids_file("run-%d" % cycle)
         load = lib.Load(svc.port, path, seed=s.rng.randint(0, 1 << 30))
         time.sleep(s.rng.uniform(0.1, 0.4))
-        load.stop()
-        svc.stop(signal.SIGKILL if s.rng.random() < 0.5 else signal.SIGTERM)
-        s.judge_refusals(load, CLOCK_CODES)
-        s.check_mark(path)
+        s.end(svc, load, CLOCK_CODES, signal.SIGKILL if s.rng.random() < 0.5 else signal.SIGTERM, path)
         how = s.rng.choice(("truncated", "corrupted", "deleted"))
         both = s.rng.random() < 0.3
         damage(mark, how, s.rng)
@@ -226,7 +226,7 @@ def persistence(s):
         if both:
             damage(floor, s.rng.choice(("truncated", "corrupted")), s.rng)
             s.fault("floor damaged too")
-            run = lib.subprocess.run([s.args.idforge, "serve", "--listen", "127.0.0.1:0", "--data-dir", s.data,
+            run = subprocess.run([s.args.idforge, "serve", "--listen", "127.0.0.1:0", "--data-dir", s.data,
                                       "--node", "0"], capture_output=True, text=True, timeout=30)
             if run.returncode != 1 or '"code":"io"' not in run.stderr:
                 s.problems.append("with mark and floor damaged, start-up was not refused with io: %s" % run.stderr)
@@ -243,15 +243,12 @@ def persistence(s):
     load = lib.Load(svc.port, path, seed=s.rng.randint(0, 1 << 30))
     time.sleep(0.3)
     folder = os.path.join(s.data, SPACE)
-    lib.subprocess.run(["chattr", "+i", folder], check=False)
+    subprocess.run(["chattr", "+i", folder], check=False)
     s.fault("data directory made immutable")
     time.sleep(2.0)
-    lib.subprocess.run(["chattr", "-i", folder], check=False)
+    subprocess.run(["chattr", "-i", folder], check=False)
     time.sleep(1.0)
-    load.stop()
-    svc.stop()
-    s.judge_refusals(load, CLOCK_CODES | {"unavailable", "io"})
-    s.check_mark(path)
+    s.end(svc, load, CLOCK_CODES | {"unavailable", "io"}, ids_path=path)
 
 
 def disk_full(s):
@@ -262,7 +259,7 @@ def disk_full(s):
         s.problems.append("skipped: mounting a tmpfs needs root")
         return
     os.makedirs(s.data)
-    lib.subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", s.data], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", s.data], check=True)
     try:
         for cycle in range(s.args.scale * 2):
             svc = s.service("full-%d" % cycle, ["--node", "0"])
@@ -281,13 +278,11 @@ def disk_full(s):
             time.sleep(2.5)
             os.remove(filler)
             time.sleep(1.0)
-            load.stop()
-            svc.stop(signal.SIGKILL if cycle % 2 else signal.SIGTERM)
-            s.judge_refusals(load, CLOCK_CODES | {"unavailable", "io"})
-            s.check_mark(path)
+            sig = signal.SIGKILL if cycle % 2 else signal.SIGTERM
+            s.end(svc, load, CLOCK_CODES | {"unavailable", "io"}, sig, path)
             s.cycles += 1
     finally:
-        lib.subprocess.run(["umount", "-l", s.data], check=False)
+        subprocess.run(["umount", "-l", s.data], check=False)
 
 
 def crowd(s):
@@ -296,8 +291,8 @@ def crowd(s):
     procs = []
     for i in range(s.args.scale * 6):
         out = open(s.ids_file("gen-%d" % i), "w")
-        procs.append((lib.subprocess.Popen([s.args.idforge, "gen", "-n", str(s.rng.randint(10_000, 400_000))],
-                                           stdout=out, stderr=lib.subprocess.DEVNULL,
+        procs.append((subprocess.Popen([s.args.idforge, "gen", "-n", str(s.rng.randint(10_000, 400_000))],
+                                           stdout=out, stderr=subprocess.DEVNULL,
                                            env=dict(os.environ, IDFORGE_DATA_DIR=s.data)), out))
         s.fault("concurrent gen")
     services = []
@@ -311,9 +306,7 @@ def crowd(s):
         out.close()
     time.sleep(0.5)
     for svc, load in services:
-        load.stop()
-        svc.stop()
-        s.judge_refusals(load, CLOCK_CODES)
+        s.end(svc, load, CLOCK_CODES)
 
 
 def forks(s):
@@ -328,7 +321,7 @@ def forks(s):
     for cycle in range(s.args.scale * 2):
         prefix = os.path.join(s.dir, "fork-%d" % cycle)
         children = 6
-        run = lib.subprocess.run([probe, s.data, prefix, str(children), str(s.rng.randint(1000, 50_000))],
+        run = subprocess.run([probe, s.data, prefix, str(children), str(s.rng.randint(1000, 50_000))],
                                  capture_output=True, text=True, timeout=120)
         if run.returncode != 0:
             s.problems.append("fork_probe exited %d: %s" % (run.returncode, run.stderr.strip()))
@@ -395,9 +388,7 @@ def cluster_coordinator_lost(s):
             time.sleep(2 * TTL_S)
             s.cycles += 1
         for svc, load in zip(services, loads):
-            load.stop()
-            svc.stop()
-            s.judge_refusals(load, LEASE_CODES)
+            s.end(svc, load, LEASE_CODES)
             if not load.refusals:
                 s.problems.append("an instance kept issuing while etcd was paused past its TTL")
     finally:
@@ -436,9 +427,7 @@ def cluster_chaos(s):
             s.cycles += 1
             time.sleep(1.0)
         for svc, load in zip(services, loads):
-            load.stop()
-            svc.stop()
-            s.judge_refusals(load, LEASE_CODES)
+            s.end(svc, load, LEASE_CODES)
     finally:
         etcd.stop()
 

@@ -119,6 +119,23 @@ TEST(Audit, ASuccessorsRangesBeginAfterItsPredecessors) {
   expect_covered(ids, ranges);
 }
 
+TEST(Audit, AFirstClaimAtTheInitialStateIsReportedFromItOnePeriodLater) {
+  Rig first;
+  (void)first.next();
+  ASSERT_TRUE(first.generator->close());
+  // The successor's clock is behind its start: its first claim skips no state, so
+  // nothing records where it began, and the first report waits one period for it.
+  Rig second(first.reservation.reserved_stamp(), kStartMs - 1000, 86'400'000);
+  const std::uint64_t id = second.next();
+  ASSERT_TRUE(second.generator->renew());
+  EXPECT_TRUE(second.sink.ranges.empty());
+  ASSERT_TRUE(second.generator->renew());
+  ASSERT_EQ(second.sink.ranges.size(), 1u);
+  EXPECT_EQ(second.sink.ranges[0].first_id, id);
+  EXPECT_EQ(second.sink.ranges[0].last_id, id);
+  EXPECT_EQ(second.sink.ranges[0].issued, 1u);
+}
+
 TEST(Audit, ARollbackKeepsTheRangesApart) {
   Rig rig;
   std::vector<std::uint64_t> ids;
