@@ -48,6 +48,8 @@ class Scenario:
         self.problems = []
         self.id_files = []
         self.refusals = {}  # By code.
+        self.marks = None  # Cluster mode: {node: stamp} of the marks in etcd once every holder is gone.
+        self.skipped = None  # Why the scenario could not run here.
 
     def fault(self, kind, n=1):
         self.faults[kind] = self.faults.get(kind, 0) + n
@@ -84,9 +86,19 @@ class Scenario:
         if newest is not None and (mark is None or newest > mark):
             self.problems.append("an ID stamped %s lies past the durable mark %s" % (newest, mark))
 
-    def service(self, label, args=(), clock=None):
+    def check_cluster_marks(self, report):
+        """No node's newest ID may be stamped past the mark etcd keeps for the node."""
+        for node in report["nodes"]:
+            if node["node"] is None or node["last_unix_ms"] is None:
+                continue
+            newest, mark = node["last_unix_ms"] - lib.TWITTER_EPOCH_MS, self.marks.get(node["node"])
+            if mark is None or newest > mark:
+                self.problems.append("node %s issued an ID stamped %d, past its mark %s in etcd" %
+                                     (node["node"], newest, mark))
+
+    def service(self, label, args=(), clock=None, prefix=()):
         svc = lib.Service(self.args.idforge, self.data, os.path.join(self.dir, "serve-%s.log" % label), args,
-                          clock.env() if clock else None)
+                          clock.env() if clock else None, prefix)
         if not svc.wait_listening():
             self.problems.append("idforge serve did not start (%s); see %s" % (label, svc.log_path))
         return svc
@@ -97,9 +109,13 @@ class Scenario:
             self.problems.append("%d duplicates, first %s" % (report["duplicates"], report["repeats"][:3]))
         if report["unparsed"] != 0:
             self.problems.append("%d words that are no ID" % report["unparsed"])
+        if self.marks is not None:
+            self.check_cluster_marks(report)
+        elif self.name.startswith("cluster_") and not self.skipped:
+            self.problems.append("the marks could not be read from etcd")
         return {"scenario": self.name, "ids": report["ids"], "duplicates": report["duplicates"],
                 "faults": self.faults, "cycles": self.cycles, "refusals": self.refusals,
-                "passed": not self.problems, "problems": self.problems}
+                "skipped": self.skipped, "passed": not self.problems, "problems": self.problems}
 
 
 def jepsen_delta_ms(rng):
@@ -256,7 +272,7 @@ def disk_full(s):
     renewals fail, the service stops issuing (503) when its reservation runs out,
     and once space is freed it issues again — never from a reset node."""
     if os.geteuid() != 0:
-        s.problems.append("skipped: mounting a tmpfs needs root")
+        s.skipped = "mounting a tmpfs needs root"
         return
     os.makedirs(s.data)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", s.data], check=True)
@@ -330,13 +346,174 @@ def forks(s):
         s.cycles += 1
 
 
+def refused_start(s, args, guard_s=10):
+    """Starts `idforge serve` with `args` on this scenario's data directory and
+    returns its stderr when it refused to start, or None when it started (it is
+    then killed: a start that should have been refused)."""
+    proc = subprocess.Popen([s.args.idforge, "serve", "--listen", "127.0.0.1:0", "--data-dir", s.data] + list(args),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _, err = proc.communicate(timeout=guard_s)
+        return err if proc.returncode != 0 else None
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return None
+
+
+def nodes_of(ids_path):
+    """The set of Twitter-layout node values (10 bits above the sequence) in a file of IDs."""
+    with open(ids_path) as f:
+        return {(int(line) >> 12) & 0x3FF for line in f if line.strip()}
+
+
+def files_removed(s):
+    """Files removed under a running service, under load: its lock file removed or
+    replaced by a new file, its node's folder removed, or the whole data directory.
+    While it lives, a second service asking for its node must be refused and one
+    taking any free node must take another; the first must answer lease_lost from
+    its next extension on; and it leaves a mark above every stamp it issued."""
+    folder = os.path.join(s.data, SPACE)
+    for cycle in range(s.args.scale * 4):
+        first = s.service("first-%d" % cycle, ["--node", "0"])
+        path = s.ids_file("first-%d" % cycle)
+        load = lib.Load(first.port, path, seed=s.rng.randint(0, 1 << 30))
+        time.sleep(s.rng.uniform(0.2, 0.5))
+        how = s.rng.choice(("lock removed", "lock replaced", "node folder removed", "data directory removed"))
+        lock = os.path.join(folder, "node-0.lock")
+        if how == "lock removed":
+            os.remove(lock)
+        elif how == "lock replaced":
+            os.remove(lock)
+            open(lock, "w").close()
+        else:
+            shutil.rmtree(folder if how == "node folder removed" else s.data)
+        s.fault(how)
+        err = refused_start(s, ["--node", "0"])
+        if err is None or not ("held by" in err or "removed or replaced" in err):
+            s.problems.append("with its files %s, the node's holder was not protected: %s" % (how, err))
+        other = s.service("other-%d" % cycle)
+        other_path = s.ids_file("other-%d" % cycle)
+        other_load = lib.Load(other.port, other_path, seed=s.rng.randint(0, 1 << 30))
+        time.sleep(1.5)  # Past the first's next extension (renewed at half of its 1 s reservation).
+        if not any(code == "lease_lost" for _, code, _ in load.refusals):
+            s.problems.append("the holder kept issuing after its files were %s" % how.split()[-1])
+        s.end(first, load, CLOCK_CODES | {"lease_lost"}, ids_path=path)
+        s.end(other, other_load, CLOCK_CODES)
+        if 0 in nodes_of(other_path):
+            s.problems.append("a second service took node 0 while its holder lived (%s)" % how)
+        s.cycles += 1
+    svc = s.service("after", ["--node", "0"])
+    load = lib.Load(svc.port, s.ids_file("after"), seed=s.rng.randint(0, 1 << 30))
+    time.sleep(0.5)
+    s.end(svc, load, CLOCK_CODES, ids_path=s.id_files[-1])
+
+
+def dangling_marks(s):
+    """Between runs, the node's mark replaced by a dangling symbolic link, by a link
+    to a copy taken runs ago, or by that old copy restored as if from a backup; each
+    later run starts with the clock an hour behind and a lead that rides it, so a
+    node reset to the old copy would reissue. The floor must outvote every one."""
+    mark = os.path.join(s.data, SPACE, "node-0.mark")
+    old = os.path.join(s.dir, "old.mark")
+    for cycle in range(s.args.scale * 6):
+        clock = lib.FakeClock(os.path.join(s.dir, "faketime-%d" % cycle))
+        if cycle > 0:
+            clock.set_ms(-3_600_000)
+        svc = s.service("run-%d" % cycle, ["--node", "0", "--max-lead-ms", "7200000"], clock)
+        path = s.ids_file("run-%d" % cycle)
+        load = lib.Load(svc.port, path, seed=s.rng.randint(0, 1 << 30))
+        time.sleep(s.rng.uniform(0.2, 0.5))
+        s.end(svc, load, CLOCK_CODES, signal.SIGKILL if s.rng.random() < 0.5 else signal.SIGTERM, path)
+        if cycle == 0:
+            shutil.copyfile(mark, old)
+        how = s.rng.choice(("dangling link", "link to an old copy", "old copy restored"))
+        os.remove(mark)
+        if how == "dangling link":
+            os.symlink(os.path.join(s.dir, "missing.mark"), mark)
+        elif how == "link to an old copy":
+            os.symlink(old, mark)
+        else:
+            shutil.copyfile(old, mark)
+        s.fault("mark: " + how)
+        s.cycles += 1
+
+
+# Layouts of Twitter's geometry (41 stamp bits, 10 node bits, 12 sequence bits): the
+# same ID space whatever their field names or epochs (an hour later, an hour earlier).
+EQUIVALENT_LAYOUTS = ("twitter",
+                      "time:41-datacenter:5-worker:5-seq:12/tick=1ms/epoch=%d" % (lib.TWITTER_EPOCH_MS + 3_600_000),
+                      "time:41-node:10-seq:12/tick=1ms/epoch=%d" % (lib.TWITTER_EPOCH_MS - 3_600_000))
+
+
+def equivalent_layouts(s):
+    """Layouts whose bits sit in the same places, used in turn on one node (with a
+    lead that rides the hour between their epochs) and at once with any free node:
+    they share one store, so no layout reissues another's IDs or takes its node."""
+    for cycle in range(s.args.scale * 6):
+        layout = s.rng.choice(EQUIVALENT_LAYOUTS)
+        svc = s.service("turn-%d" % cycle, ["--node", "0", "--layout", layout, "--max-lead-ms", "7200000"])
+        path = s.ids_file("turn-%d" % cycle)
+        load = lib.Load(svc.port, path, seed=s.rng.randint(0, 1 << 30))
+        time.sleep(s.rng.uniform(0.2, 0.5))
+        s.end(svc, load, CLOCK_CODES, signal.SIGKILL if s.rng.random() < 0.5 else signal.SIGTERM, path)
+        s.fault("layout changed on one node")
+        s.cycles += 1
+    services = [s.service("together-%d" % i, ["--layout", layout]) for i, layout in enumerate(EQUIVALENT_LAYOUTS)]
+    paths = [s.ids_file("together-%d" % i) for i in range(len(services))]
+    loads = [lib.Load(svc.port, path, seed=s.rng.randint(0, 1 << 30)) for svc, path in zip(services, paths)]
+    s.fault("equivalent layouts at once", len(services))
+    time.sleep(1.0)
+    for svc, load in zip(services, loads):
+        s.end(svc, load, CLOCK_CODES)
+    taken = [nodes_of(p) for p in paths]
+    if any(taken[i] & taken[j] for i in range(len(taken)) for j in range(i)):
+        s.problems.append("equivalent layouts shared a node: %s" % taken)
+
+
+def crash_loops(s):
+    """Crash loops: a service killed again and again within 50 ms of its start,
+    half the time with the clock an hour behind, sometimes right after answering
+    one request; every fifth start, a run under load. A crash that issued nothing
+    must leave the mark alone; none may lose a stamp."""
+    for cycle in range(s.args.scale * 30):
+        clock = lib.FakeClock(os.path.join(s.dir, "faketime-%d" % cycle))
+        if s.rng.random() < 0.5:
+            clock.set_ms(-3_600_000)
+        args = ["--node", "0", "--max-lead-ms", "7200000"]
+        if cycle % 5 == 4:
+            svc = s.service("run-%d" % cycle, args, clock)
+            path = s.ids_file("run-%d" % cycle)
+            load = lib.Load(svc.port, path, seed=s.rng.randint(0, 1 << 30))
+            time.sleep(s.rng.uniform(0.1, 0.4))
+            s.end(svc, load, CLOCK_CODES, signal.SIGKILL, path, under_load=True)
+        else:
+            before = lib.mark_stamp(s.data)
+            svc = lib.Service(s.args.idforge, s.data, os.path.join(s.dir, "crash-%d.log" % cycle), args, clock.env())
+            asked = s.rng.random() < 0.5 and svc.wait_listening()
+            if asked:
+                path = s.ids_file("crash-%d" % cycle)
+                load = lib.Load(svc.port, path, threads=1, batch=1, seed=cycle)
+                while load.ids == 0 and not load.refusals and svc.proc.poll() is None:
+                    time.sleep(0.001)
+                s.end(svc, load, CLOCK_CODES, signal.SIGKILL, path, under_load=True)
+            else:
+                time.sleep(s.rng.uniform(0, 0.05))
+                svc.stop(signal.SIGKILL)
+                if lib.mark_stamp(s.data) != before:
+                    s.problems.append("a start killed before any request moved the mark from %s to %s" %
+                                      (before, lib.mark_stamp(s.data)))
+        s.fault("kill -9 in a crash loop")
+        s.cycles += 1
+
+
 # The answers of an instance that has lost its lease, or cannot reach etcd in time.
 LEASE_CODES = CLOCK_CODES | {"lease_lost", "unavailable"}
 TTL_S = 5
 
 
-def cluster_service(s, etcd, label, args=(), clock=None):
-    return s.service(label, ["--etcd", etcd.urls(), "--lease-ttl-s", str(TTL_S)] + list(args), clock)
+def cluster_service(s, etcd, label, args=(), clock=None, prefix=()):
+    return s.service(label, ["--etcd", etcd.urls(), "--lease-ttl-s", str(TTL_S)] + list(args), clock, prefix)
 
 
 def cluster_steal(s):
@@ -366,6 +543,7 @@ def cluster_steal(s):
             a.stop()
             s.cycles += 1
     finally:
+        s.marks = etcd.marks()
         etcd.stop()
 
 
@@ -392,6 +570,7 @@ def cluster_coordinator_lost(s):
             if not load.refusals:
                 s.problems.append("an instance kept issuing while etcd was paused past its TTL")
     finally:
+        s.marks = etcd.marks()
         etcd.stop()
 
 
@@ -429,11 +608,70 @@ def cluster_chaos(s):
         for svc, load in zip(services, loads):
             s.end(svc, load, LEASE_CODES)
     finally:
+        s.marks = etcd.marks()
+        etcd.stop()
+
+
+NOBODY = 65534
+MEMBER_UIDS = (64901, 64902, 64903)  # The etcd members' own users, so one member's packets can be cut.
+
+
+def cluster_partition(s):
+    """Real partitions, in a network namespace of the campaign's own with nftables
+    rules on its loopback, under load on four instances for three nodes. Each cycle
+    either cuts the instance that runs as `nobody` from every etcd member (its
+    packets dropped, or answered by a reset) for 3 x TTL — it must issue nothing
+    from TTL + 2 s into the cut on, while the spare instance may take its node — or
+    cuts the etcd leader from its peers (a minority of one that still answers its
+    clients) for 2 x TTL. Then the partition heals for 2 x TTL."""
+    if not lib.enter_private_network():
+        s.skipped = "needs root, and no other thread, to make a network namespace"
+        return
+    os.chmod(s.args.work, 0o755)  # The members' own users reach their data directories.
+    etcd = lib.Etcd(s.dir, members=3, uids=MEMBER_UIDS)
+    cut = lib.Partition()
+    try:
+        nodes = ["--nodes", "0-2", "--wait-for-node"]
+        services = [cluster_service(s, etcd, "p-0", nodes, prefix=lib.as_user(NOBODY))]  # Holds a node first.
+        services += [cluster_service(s, etcd, "p-%d" % i, nodes) for i in (1, 2)]
+        services.append(lib.Service(s.args.idforge, s.data, os.path.join(s.dir, "serve-p-3.log"),
+                                    ["--etcd", etcd.urls(), "--lease-ttl-s", str(TTL_S)] + nodes))  # The spare.
+        loads = [lib.Load(svc.port, s.ids_file("p-%d" % i), seed=s.rng.randint(0, 1 << 30))
+                 for i, svc in enumerate(services)]
+        for cycle in range(2 * s.args.scale):
+            time.sleep(1.0)
+            if cycle % 2 == 0:
+                verdict = s.rng.choice(("drop", "reject"))
+                cut.cut(NOBODY, etcd.clients, verdict)
+                s.fault("an instance cut from etcd (%s)" % verdict)
+                time.sleep(TTL_S + 2)
+                fenced = loads[0].ids
+                time.sleep(2 * TTL_S - 2)
+                if loads[0].ids != fenced:
+                    s.problems.append("the instance cut from etcd issued %d IDs past its lease" %
+                                      (loads[0].ids - fenced))
+            else:
+                leader = etcd.leader()
+                if leader is None:
+                    continue
+                cut.isolate(MEMBER_UIDS[leader], etcd.clients[leader])
+                s.fault("etcd leader cut from its peers")
+                time.sleep(2 * TTL_S)
+            cut.heal()
+            time.sleep(2 * TTL_S)
+            s.cycles += 1
+        for svc, load in zip(services, loads):
+            s.end(svc, load, LEASE_CODES)
+    finally:
+        cut.heal()
+        s.marks = etcd.marks()
         etcd.stop()
 
 
 SCENARIOS = {f.__name__: f for f in (clock_bumps, clock_strobes, kill_restarts, pauses, persistence, disk_full,
-                                     crowd, forks, cluster_steal, cluster_coordinator_lost, cluster_chaos)}
+                                     crowd, forks, files_removed, dangling_marks, equivalent_layouts,
+                                     crash_loops, cluster_steal, cluster_coordinator_lost, cluster_chaos,
+                                     cluster_partition)}
 
 
 def main():
@@ -469,11 +707,14 @@ def main():
     summary = {"seed": args.seed, "form": "long" if args.long else "short",
                "ids": sum(r["ids"] for r in results), "duplicates": sum(r["duplicates"] for r in results),
                "faults": faults, "cycles": sum(r["cycles"] for r in results),
+               "skipped": [r["scenario"] for r in results if r["skipped"]],
                "passed": all(r["passed"] for r in results), "scenarios": results}
     print(json.dumps(summary, indent=1))
-    print("campaign (%s form, seed %d): %d IDs checked, %d faults injected, %d cycles, %d duplicates; %s" %
+    skipped = summary["skipped"]
+    print("campaign (%s form, seed %d): %d IDs checked, %d faults injected, %d cycles, %d duplicates%s; %s" %
           (summary["form"], args.seed, summary["ids"], sum(faults.values()), summary["cycles"],
-           summary["duplicates"], "passed" if summary["passed"] else "FAILED: " + ", ".join(
+           summary["duplicates"], "; skipped: " + ", ".join(skipped) if skipped else "",
+           "passed" if summary["passed"] else "FAILED: " + ", ".join(
                r["scenario"] for r in results if not r["passed"])), file=sys.stderr)
     return 0 if summary["passed"] else 1
 

@@ -5,6 +5,7 @@ every refusal, and the judge — `idforge verify` — fed everything they issued
 
 Python 3's standard library only (Debian's python3)."""
 
+import ctypes
 import http.client
 import json
 import os
@@ -61,14 +62,15 @@ class FakeClock:
 class Service:
     """`idforge serve` on a free loopback port, stopped by its PID."""
 
-    def __init__(self, idforge, data_dir, log_path, args=(), env=None):
+    def __init__(self, idforge, data_dir, log_path, args=(), env=None, prefix=()):
         self.port = free_port()
         self.log_path = log_path
         full_env = dict(os.environ)
         full_env.update(env or {})
         self.log = open(log_path, "ab")
         self.proc = subprocess.Popen(
-            [idforge, "serve", "--listen", "127.0.0.1:%d" % self.port, "--data-dir", data_dir] + list(args),
+            list(prefix) + [idforge, "serve", "--listen", "127.0.0.1:%d" % self.port, "--data-dir", data_dir] +
+            list(args),
             stdout=subprocess.DEVNULL, stderr=self.log, env=full_env)
 
     def wait_listening(self, guard_s=30):
@@ -156,7 +158,7 @@ class Load:
 def verify(idforge, paths, tmp_dir):
     """`idforge verify --json` over every file: the judge of every scenario."""
     run = subprocess.run([idforge, "verify", "--json", "--tmp-dir", tmp_dir] + list(paths),
-                         capture_output=True, text=True)
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True)
     if run.returncode not in (0, 1):
         raise RuntimeError("idforge verify failed: " + run.stderr)
     return json.loads(run.stdout)
@@ -186,13 +188,21 @@ def max_stamp(ids_path):
     return best
 
 
+def as_user(uid):
+    """The prefix that runs a command as `uid` (and its group), with no other groups:
+    what a partition needs to tell one process's packets from another's."""
+    return ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups"]
+
+
 class Etcd:
     """Real etcd members (Debian's etcd-server) on free loopback ports, each with
     its own data directory, started and stopped by PID; a member can be killed,
-    restarted, paused and resumed."""
+    restarted, paused and resumed. With `uids`, member i runs as uids[i] (so a
+    Partition can cut it off); `work_dir` must then be open to them."""
 
-    def __init__(self, work_dir, members=1):
+    def __init__(self, work_dir, members=1, uids=None):
         self.dir = work_dir
+        self.uids = uids
         self.clients = [free_port() for _ in range(members)]
         self.peers = [free_port() for _ in range(members)]
         self.cluster = ",".join("m%d=http://127.0.0.1:%d" % (i, p) for i, p in enumerate(self.peers))
@@ -203,8 +213,14 @@ class Etcd:
 
     def _start(self, i, state):
         log = open(os.path.join(self.dir, "etcd-m%d.log" % i), "ab")
+        prefix = []
+        if self.uids:
+            data = os.path.join(self.dir, "etcd-m%d" % i)
+            os.makedirs(data, mode=0o700, exist_ok=True)
+            os.chown(data, self.uids[i], self.uids[i])
+            prefix = as_user(self.uids[i])
         self.procs[i] = subprocess.Popen(
-            ["etcd", "--name", "m%d" % i, "--data-dir", os.path.join(self.dir, "etcd-m%d" % i),
+            prefix + ["etcd", "--name", "m%d" % i, "--data-dir", os.path.join(self.dir, "etcd-m%d" % i),
              "--listen-client-urls", "http://127.0.0.1:%d" % self.clients[i],
              "--advertise-client-urls", "http://127.0.0.1:%d" % self.clients[i],
              "--listen-peer-urls", "http://127.0.0.1:%d" % self.peers[i],
@@ -237,6 +253,16 @@ class Etcd:
             return None
         return None
 
+    def marks(self, space="snowflake-node10-seq12", prefix="/idforge"):
+        """{node: stamp} from the nodes' mark keys, or None when etcd does not answer."""
+        run = subprocess.run(["etcdctl", "--endpoints", self.urls(), "get", "--prefix",
+                              "%s/%s/mark/" % (prefix, space)],
+                             capture_output=True, text=True, env=dict(os.environ, ETCDCTL_API="3"))
+        if run.returncode != 0:
+            return None
+        lines = run.stdout.split("\n")
+        return {int(key.rsplit("/", 1)[1]): int(value) for key, value in zip(lines[0::2], lines[1::2]) if key}
+
     def kill(self, i):
         self.procs[i].kill()
         self.procs[i].wait()
@@ -256,3 +282,42 @@ class Etcd:
                 p.send_signal(signal.SIGCONT)
                 p.kill()
                 p.wait()
+
+
+CLONE_NEWNET = 0x40000000
+
+
+def enter_private_network():
+    """Moves the campaign, and every process and thread it starts from here on, into
+    a network namespace of its own with loopback up, so that nftables rules touch
+    nothing outside it. Needs root and no other running thread; False when it cannot."""
+    if os.geteuid() != 0 or threading.active_count() != 1:
+        return False
+    if ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET) != 0:
+        return False
+    return subprocess.run(["ip", "link", "set", "lo", "up"]).returncode == 0
+
+
+class Partition:
+    """A real partition on the namespace's loopback: nftables rules, in one table of
+    their own, on the packets one user's processes send. heal() removes them all."""
+
+    TABLE = "inet idforge_faults"
+
+    def _add(self, rule):
+        script = "add table %s\nadd chain %s out { type filter hook output priority 0; }\nadd rule %s out %s\n" % (
+            self.TABLE, self.TABLE, self.TABLE, rule)
+        subprocess.run(["nft", "-f", "-"], input=script, text=True, check=True)
+
+    def cut(self, uid, ports, verdict="drop"):
+        """Drops (or, with "reject", resets) `uid`'s packets to `ports`."""
+        action = "reject with tcp reset" if verdict == "reject" else "drop"
+        self._add("meta skuid %d tcp dport { %s } %s" % (uid, ", ".join(map(str, ports)), action))
+
+    def isolate(self, uid, keep_port):
+        """Drops every packet `uid` sends except from `keep_port`: a member that still
+        answers its clients but can reach no peer (a minority of one)."""
+        self._add("meta skuid %d tcp sport != %d drop" % (uid, keep_port))
+
+    def heal(self):
+        subprocess.run(["nft", "delete", "table"] + self.TABLE.split(), stderr=subprocess.DEVNULL)
