@@ -9,7 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step's heading says how long the run has taken so far, so the slow steps show.
+start=$SECONDS
+step() { printf '\n== [%dm%02ds] %s\n' $(((SECONDS - start) / 60)) $(((SECONDS - start) % 60)) "$*"; }
 
 # Runs ctest for a preset and adds its counts to the totals printed at the end.
 passed=0
