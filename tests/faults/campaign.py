@@ -96,12 +96,20 @@ class Scenario:
                 self.problems.append("node %s issued an ID stamped %d, past its mark %s in etcd" %
                                      (node["node"], newest, mark))
 
-    def service(self, label, args=(), clock=None, prefix=()):
+    def service(self, label, args=(), clock=None, prefix=(), wait_s=30):
+        """`idforge serve` on this scenario's data directory, its log in serve-<label>.log;
+        a problem when it does not listen within `wait_s` (0: do not wait)."""
         svc = lib.Service(self.args.idforge, self.data, os.path.join(self.dir, "serve-%s.log" % label), args,
                           clock.env() if clock else None, prefix)
-        if not svc.wait_listening():
+        if wait_s and not svc.wait_listening(guard_s=wait_s):
             self.problems.append("idforge serve did not start (%s); see %s" % (label, svc.log_path))
         return svc
+
+    def read_marks(self, etcd):
+        """Keeps the nodes' marks in etcd for result() to check every node's newest ID against."""
+        self.marks = etcd.marks()
+        if not self.marks:
+            self.problems.append("no mark could be read from etcd")
 
     def result(self):
         report = lib.verify(self.args.idforge, self.id_files, self.args.work)
@@ -109,10 +117,8 @@ class Scenario:
             self.problems.append("%d duplicates, first %s" % (report["duplicates"], report["repeats"][:3]))
         if report["unparsed"] != 0:
             self.problems.append("%d words that are no ID" % report["unparsed"])
-        if self.marks is not None:
+        if self.marks:
             self.check_cluster_marks(report)
-        elif self.name.startswith("cluster_") and not self.skipped:
-            self.problems.append("the marks could not be read from etcd")
         return {"scenario": self.name, "ids": report["ids"], "duplicates": report["duplicates"],
                 "faults": self.faults, "cycles": self.cycles, "refusals": self.refusals,
                 "skipped": self.skipped, "passed": not self.problems, "problems": self.problems}
@@ -363,12 +369,6 @@ def refused_start(s, args, guard_s=10):
         return None
 
 
-def nodes_of(ids_path):
-    """The set of Twitter-layout node values (10 bits above the sequence) in a file of IDs."""
-    with open(ids_path) as f:
-        return {(int(line) >> 12) & 0x3FF for line in f if line.strip()}
-
-
 def files_removed(s):
     """Files removed under a running service, under load: its lock file removed or
     replaced by a new file, its node's folder removed, or the whole data directory.
@@ -402,7 +402,7 @@ def files_removed(s):
             s.problems.append("the holder kept issuing after its files were %s" % how.split()[-1])
         s.end(first, load, CLOCK_CODES | {"lease_lost"}, ids_path=path)
         s.end(other, other_load, CLOCK_CODES)
-        if 0 in nodes_of(other_path):
+        if 0 in lib.nodes_of(other_path):
             s.problems.append("a second service took node 0 while its holder lived (%s)" % how)
         s.cycles += 1
     svc = s.service("after", ["--node", "0"])
@@ -468,7 +468,7 @@ def equivalent_layouts(s):
     time.sleep(1.0)
     for svc, load in zip(services, loads):
         s.end(svc, load, CLOCK_CODES)
-    taken = [nodes_of(p) for p in paths]
+    taken = [lib.nodes_of(p) for p in paths]
     if any(taken[i] & taken[j] for i in range(len(taken)) for j in range(i)):
         s.problems.append("equivalent layouts shared a node: %s" % taken)
 
@@ -491,7 +491,7 @@ def crash_loops(s):
             s.end(svc, load, CLOCK_CODES, signal.SIGKILL, path, under_load=True)
         else:
             before = lib.mark_stamp(s.data)
-            svc = lib.Service(s.args.idforge, s.data, os.path.join(s.dir, "crash-%d.log" % cycle), args, clock.env())
+            svc = s.service("crash-%d" % cycle, args, clock, wait_s=0)
             asked = s.rng.random() < 0.5 and svc.wait_listening()
             if asked:
                 path = s.ids_file("crash-%d" % cycle)
@@ -514,8 +514,8 @@ LEASE_CODES = CLOCK_CODES | {"lease_lost", "unavailable"}
 TTL_S = 5
 
 
-def cluster_service(s, etcd, label, args=(), clock=None, prefix=()):
-    return s.service(label, ["--etcd", etcd.urls(), "--lease-ttl-s", str(TTL_S)] + list(args), clock, prefix)
+def cluster_service(s, etcd, label, args=(), clock=None, prefix=(), wait_s=30):
+    return s.service(label, ["--etcd", etcd.urls(), "--lease-ttl-s", str(TTL_S)] + list(args), clock, prefix, wait_s)
 
 
 def cluster_steal(s):
@@ -530,10 +530,7 @@ def cluster_steal(s):
             time.sleep(0.5)
             a.send(signal.SIGSTOP)
             s.fault("SIGSTOP of the holder past its TTL")
-            b = lib.Service(s.args.idforge, s.data, os.path.join(s.dir, "serve-b-%d.log" % cycle),
-                            ["--etcd", etcd.urls(), "--lease-ttl-s", str(TTL_S), "--node", "7", "--wait-for-node"])
-            if not b.wait_listening(guard_s=4 * TTL_S):
-                s.problems.append("the second instance never took node 7")
+            b = cluster_service(s, etcd, "b-%d" % cycle, ["--node", "7", "--wait-for-node"], wait_s=4 * TTL_S)
             load_b = lib.Load(b.port, s.ids_file("b-%d" % cycle), seed=s.rng.randint(0, 1 << 30))
             time.sleep(1.0)
             a.send(signal.SIGCONT)
@@ -545,7 +542,7 @@ def cluster_steal(s):
             a.stop()
             s.cycles += 1
     finally:
-        s.marks = etcd.marks()
+        s.read_marks(etcd)
         etcd.stop()
 
 
@@ -572,7 +569,7 @@ def cluster_coordinator_lost(s):
             if not load.refusals:
                 s.problems.append("an instance kept issuing while etcd was paused past its TTL")
     finally:
-        s.marks = etcd.marks()
+        s.read_marks(etcd)
         etcd.stop()
 
 
@@ -584,10 +581,7 @@ def cluster_chaos(s):
     try:
         services, loads = [], []
         for i in range(5):
-            svc = lib.Service(s.args.idforge, s.data, os.path.join(s.dir, "serve-c-%d.log" % i),
-                              ["--etcd", etcd.urls(), "--lease-ttl-s", str(TTL_S), "--nodes", "0-2",
-                               "--wait-for-node"])
-            services.append(svc)
+            services.append(cluster_service(s, etcd, "c-%d" % i, ["--nodes", "0-2", "--wait-for-node"], wait_s=0))
         time.sleep(2.0)
         for i, svc in enumerate(services):
             loads.append(lib.Load(svc.port, s.ids_file("c-%d" % i), seed=s.rng.randint(0, 1 << 30)))
@@ -610,7 +604,7 @@ def cluster_chaos(s):
         for svc, load in zip(services, loads):
             s.end(svc, load, LEASE_CODES)
     finally:
-        s.marks = etcd.marks()
+        s.read_marks(etcd)
         etcd.stop()
 
 
@@ -636,8 +630,7 @@ def cluster_partition(s):
         nodes = ["--nodes", "0-2", "--wait-for-node"]
         services = [cluster_service(s, etcd, "p-0", nodes, prefix=lib.as_user(NOBODY))]  # Holds a node first.
         services += [cluster_service(s, etcd, "p-%d" % i, nodes) for i in (1, 2)]
-        services.append(lib.Service(s.args.idforge, s.data, os.path.join(s.dir, "serve-p-3.log"),
-                                    ["--etcd", etcd.urls(), "--lease-ttl-s", str(TTL_S)] + nodes))  # The spare.
+        services.append(cluster_service(s, etcd, "p-3", nodes, wait_s=0))  # The spare: no node to take yet.
         loads = [lib.Load(svc.port, s.ids_file("p-%d" % i), seed=s.rng.randint(0, 1 << 30))
                  for i, svc in enumerate(services)]
         for cycle in range(2 * s.args.scale):
@@ -666,7 +659,7 @@ def cluster_partition(s):
             s.end(svc, load, LEASE_CODES)
     finally:
         cut.heal()
-        s.marks = etcd.marks()
+        s.read_marks(etcd)
         etcd.stop()
 
 

@@ -19,6 +19,7 @@ import time
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 TWITTER_EPOCH_MS = 1288834974657
 TS_SHIFT = 22  # Twitter layout: 41-bit stamp above 10 node bits and 12 sequence bits.
+SEQUENCE_BITS = 12
 
 
 def free_port():
@@ -30,6 +31,12 @@ def free_port():
 def stamp_of(id_value):
     """The Twitter-layout tick (ms since its epoch) of an ID."""
     return id_value >> TS_SHIFT
+
+
+def nodes_of(ids_path):
+    """The Twitter-layout node values (the 10 bits between stamp and sequence) in a file of IDs."""
+    with open(ids_path) as f:
+        return {(int(line) >> SEQUENCE_BITS) & ((1 << (TS_SHIFT - SEQUENCE_BITS)) - 1) for line in f if line.strip()}
 
 
 class FakeClock:
