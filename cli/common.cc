@@ -132,6 +132,70 @@ std::string signal_name(int signal) {
   return "signal " + std::to_string(signal);
 }
 
+Result<std::uint64_t> parse_node(const std::string& text, std::uint64_t last, const std::string& what) {
+  const std::optional<std::uint64_t> n = parse_whole(text);
+  if (!n || *n > last) {
+    return Error(Errc::invalid_argument, "--node '" + text + "' must be a whole number from 0 to " + std::to_string(last) + " (" + what + ")");
+  }
+  return *n;
+}
+
+namespace {
+
+// Reads node fields given by their layout names ("--worker 5", "--worker=5") from
+// the arguments CLI11 did not recognise. Returns the node number, nullopt when no
+// field was given, or an error.
+Result<std::optional<std::uint64_t>> node_from_fields(const Layout& layout, const std::vector<std::string>& extras,
+                                                     std::string_view command) {
+  std::array<std::uint64_t, kMaxNodeFields> values{};
+  std::array<bool, kMaxNodeFields> given{};
+  for (std::size_t i = 0; i < extras.size(); ++i) {
+    std::string arg = extras[i];
+    std::string value;
+    if (!arg.starts_with("--")) return Error(Errc::invalid_argument, "unexpected argument '" + arg + "'; see 'idforge " + std::string(command) + " --help'");
+    arg.erase(0, 2);
+    if (const std::size_t eq = arg.find('='); eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg.resize(eq);
+    } else if (i + 1 < extras.size()) {
+      value = extras[++i];
+    }
+    const int field = layout.find_node_field(arg);
+    if (field < 0) {
+      std::string names;
+      for (int f = 0; f < layout.node_field_count(); ++f) {
+        names += std::string(f ? ", --" : "--") += layout.node_field(f).name();
+      }
+      return Error(Errc::invalid_argument, "unknown option --" + arg + "; layout " + std::string(layout.name()) + " sets its node with " +
+                     (names.empty() ? "no fields" : names) + " (see 'idforge " + std::string(command) + " --help')");
+    }
+    const auto index = static_cast<std::size_t>(field);
+    if (given[index]) return Error(Errc::invalid_argument, "--" + arg + " is given twice; give each node field once");
+    const Field& f = layout.node_field(field);
+    const std::optional<std::uint64_t> v = parse_whole(value);
+    if (!v || *v > f.max_value()) {
+      return Error(Errc::invalid_argument, "--" + arg + " '" + value + "' must be a whole number from 0 to " + std::to_string(f.max_value()));
+    }
+    values[index] = *v;
+    given[index] = true;
+  }
+  if (std::find(given.begin(), given.end(), true) == given.end()) return std::optional<std::uint64_t>();
+  return std::optional<std::uint64_t>(layout.node_number(values));
+}
+
+}  // namespace
+
+Result<std::optional<std::uint64_t>> resolve_node(const Layout& layout, const std::optional<std::string>& flag,
+                                                  const std::vector<std::string>& extras, std::string_view command) {
+  Result<std::optional<std::uint64_t>> node = node_from_fields(layout, extras, command);
+  if (!node || !flag) return node;
+  if (*node) return Error(Errc::invalid_argument, "give --node or node fields, not both");
+  Result<std::uint64_t> n =
+      parse_node(*flag, (1ULL << layout.node_bits()) - 1, "layout " + std::string(layout.name()));
+  if (!n) return n.error();
+  return std::optional<std::uint64_t>(*n);
+}
+
 std::string layout_option_help() {
   std::string names;
   for (std::string_view name : Layout::preset_names()) names += std::string(names.empty() ? "" : ", ") += name;

@@ -37,6 +37,7 @@ Command add_layout(CLI::App& root);
 Command add_nodes(CLI::App& root);
 Command add_range(CLI::App& root);
 Command add_serve(CLI::App& root);
+Command add_sql(CLI::App& root);
 Command add_verify(CLI::App& root);
 
 // Prints "idforge: <message>" on stderr.
@@ -87,6 +88,17 @@ std::string signal_name(int signal);
 
 // Rows of cells as text columns, each as wide as its widest cell, two spaces apart.
 std::string format_table(const std::vector<std::vector<std::string>>& rows);
+
+// A node number from --node (`text`): a whole number from 0 to `last`; the error
+// names `what` the range belongs to.
+Result<std::uint64_t> parse_node(const std::string& text, std::uint64_t last, const std::string& what);
+
+// The node a command is given: --node N (`flag`), or node fields by their layout
+// names among `extras`, the arguments CLI11 left ("--worker 5", "--worker=5"), not
+// both. nullopt when neither is given. `command` ("gen") names the subcommand
+// whose --help errors point to.
+Result<std::optional<std::uint64_t>> resolve_node(const Layout& layout, const std::optional<std::string>& flag,
+                                                  const std::vector<std::string>& extras, std::string_view command);
 
 // The help text of --layout, shared by every subcommand that takes one.
 std::string layout_option_help();

@@ -48,54 +48,6 @@ Result<std::uint64_t> parse_count(const std::string& text) {
   return *n;
 }
 
-Result<std::uint64_t> parse_node(const std::string& text, std::uint64_t last, const std::string& what) {
-  const std::optional<std::uint64_t> n = parse_whole(text);
-  if (!n || *n > last) {
-    return invalid("--node '" + text + "' must be a whole number from 0 to " + std::to_string(last) + " (" + what + ")");
-  }
-  return *n;
-}
-
-// Reads node fields given by their layout names ("--worker 5", "--worker=5") from
-// the arguments CLI11 did not recognise. Returns the node number, nullopt when no
-// field was given, or an error.
-Result<std::optional<std::uint64_t>> node_from_fields(const Layout& layout, const std::vector<std::string>& extras) {
-  std::array<std::uint64_t, kMaxNodeFields> values{};
-  std::array<bool, kMaxNodeFields> given{};
-  for (std::size_t i = 0; i < extras.size(); ++i) {
-    std::string arg = extras[i];
-    std::string value;
-    if (!arg.starts_with("--")) return invalid("unexpected argument '" + arg + "'; see 'idforge gen --help'");
-    arg.erase(0, 2);
-    if (const std::size_t eq = arg.find('='); eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg.resize(eq);
-    } else if (i + 1 < extras.size()) {
-      value = extras[++i];
-    }
-    const int field = layout.find_node_field(arg);
-    if (field < 0) {
-      std::string names;
-      for (int f = 0; f < layout.node_field_count(); ++f) {
-        names += std::string(f ? ", --" : "--") += layout.node_field(f).name();
-      }
-      return invalid("unknown option --" + arg + "; layout " + std::string(layout.name()) + " sets its node with " +
-                     (names.empty() ? "no fields" : names) + " (see 'idforge gen --help')");
-    }
-    const auto index = static_cast<std::size_t>(field);
-    if (given[index]) return invalid("--" + arg + " is given twice; give each node field once");
-    const Field& f = layout.node_field(field);
-    const std::optional<std::uint64_t> v = parse_whole(value);
-    if (!v || *v > f.max_value()) {
-      return invalid("--" + arg + " '" + value + "' must be a whole number from 0 to " + std::to_string(f.max_value()));
-    }
-    values[index] = *v;
-    given[index] = true;
-  }
-  if (std::find(given.begin(), given.end(), true) == given.end()) return std::optional<std::uint64_t>();
-  return std::optional<std::uint64_t>(layout.node_number(values));
-}
-
 // flake-128's worker: --worker N (or --node N); nullopt picks the lowest free one.
 Result<std::optional<std::uint64_t>> flake128_worker(const GenOptions& options, const std::vector<std::string>& extras) {
   std::optional<std::uint64_t> worker;
@@ -250,15 +202,9 @@ int run_gen(CLI::App& app, const GenOptions& options) {
   if (!layout) return fail(layout.error());
   Result<Encoding> encoding = parse_encoding(options.encoding);
   if (!encoding) return fail(encoding.error());
-  Result<std::optional<std::uint64_t>> node = node_from_fields(*layout, app.remaining());
+  Result<std::optional<std::uint64_t>> node = resolve_node(*layout, options.node, app.remaining(), "gen");
   if (!node) return fail(node.error());
   const std::uint64_t last_node = (1ULL << layout->node_bits()) - 1;
-  if (options.node) {
-    if (*node) return fail(invalid("give --node or node fields, not both"));
-    Result<std::uint64_t> n = parse_node(*options.node, last_node, "layout " + std::string(layout->name()));
-    if (!n) return fail(n.error());
-    *node = *n;
-  }
   Result<std::unique_ptr<FileReservation>> reservation = take_node(options, *layout, *node, last_node);
   if (!reservation) return fail(reservation.error());
 

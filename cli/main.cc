@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
       "Run 'idforge COMMAND --help' for a command's options.\n"
       "Exit codes: 0 success; 1 failure while working (node held, clock behind, I/O,\n"
       "overload); 2 bad flags or bad input.");
-  const Command commands[] = {add_gen(app), add_decode(app), add_layout(app), add_nodes(app), add_range(app), add_serve(app), add_verify(app)};
+  const Command commands[] = {add_gen(app), add_decode(app), add_layout(app), add_nodes(app), add_range(app), add_serve(app), add_sql(app), add_verify(app)};
   const std::string first = argc > 1 ? argv[1] : "";
   if (!first.empty() && first[0] == '-' && first != "-h" && first != "--help" && first != "--version") {
     print_error("unknown option '" + first + "': options follow the command, as in 'idforge gen -n 3'; see "
@@ -26,9 +26,9 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const Command& c : commands) known |= c.app->get_name() == first;
     if (!known) {
-      print_error(first.empty() ? "a command is required: gen, decode, layout, nodes, range, serve or verify; see 'idforge --help'"
+      print_error(first.empty() ? "a command is required: gen, decode, layout, nodes, range, serve, sql or verify; see 'idforge --help'"
                                 : "unknown command '" + first +
-                                      "': use gen, decode, layout, nodes, range, serve or verify; see 'idforge --help'");
+                                      "': use gen, decode, layout, nodes, range, serve, sql or verify; see 'idforge --help'");
       return kExitUsage;
     }
   }

@@ -26,6 +26,8 @@ case "${1:-}" in
       wrk nginx-light redis-server redis-tools  # service benchmarks and their peers
       etcd-server etcd-client         # cluster tests run real etcd members
       nftables iproute2 openssl       # partition tests (network namespaces), TLS test certificates
+      postgresql-15 postgresql-server-dev-15  # SQL generator and extension tests run a real server
+      gnuplot-nox                     # bench/postgres_btree.sh draws its chart
     )
     ;;
   *)
