@@ -95,6 +95,7 @@
 #include "idforge/layout.h"
 #include "idforge/reservation.h"
 #include "idforge/result.h"
+#include "idforge/state_claim.h"
 
 namespace idforge {
 
@@ -221,16 +222,13 @@ class Generator {
     const std::int64_t now = now_tick();
     const std::uint64_t floor = now > 0 ? static_cast<std::uint64_t>(now) << seq_bits_ : 0;
     const std::int64_t limit = std::min(now + lead_ticks_, limit_tick_.load(std::memory_order_relaxed));
-    std::uint64_t cur = state_.load(std::memory_order_relaxed);
-    for (;;) {
-      const std::uint64_t first = std::max(cur, floor);
-      const std::uint64_t end = first + n;
-      if (static_cast<std::int64_t>((end - 1) >> seq_bits_) > limit) [[unlikely]] return take_slow(n);
-      if (state_.compare_exchange_weak(cur, end, std::memory_order_relaxed, std::memory_order_relaxed)) {
-        if (first != cur || (end >> seq_bits_) != (first >> seq_bits_)) [[unlikely]] account(cur, first, end);
-        return first;
-      }
+    const detail::StateClaim claim = detail::claim_states(state_, floor, n, limit, seq_bits_);
+    if (!claim.taken) [[unlikely]] return take_slow(n);
+    const std::uint64_t end = claim.first + n;
+    if (claim.first != claim.found || (end >> seq_bits_) != (claim.first >> seq_bits_)) [[unlikely]] {
+      account(claim.found, claim.first, end);
     }
+    return claim.first;
   }
   Result<std::uint64_t> take_slow(std::uint64_t n);
   // Counts skipped states and overflows of a claim of [first, end) that found

@@ -59,7 +59,7 @@ class PostgresServer {
         pid_ = -1;
         return false;
       }
-      if (shell(bin("pg_isready") + " -q -h " + shell_quote(dir_.string()) + " -p " + std::to_string(port_)).first == 0) {
+      if (shell(bin("pg_isready") + " -q -U postgres -h " + shell_quote(dir_.string()) + " -p " + std::to_string(port_)).first == 0) {
         return true;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * What the extension's backends and its mark keeper share: the settings and the
+ * one generator state in shared memory.
+ *
+ * The generator (docs/postgres.md):
+ *   - `state` is the next free (tick << sequence_bits) | sequence of the node. Every
+ *     backend claims IDs from it with one compare-and-swap (idforge/state_claim.h),
+ *     so the IDs of all sessions are unique and increase in the order claimed.
+ *   - `reserved_tick` is the largest tick the mark keeper has made durable in the
+ *     mark file ($PGDATA/idforge.mark, written and fsync'd, then renamed durably)
+ *     *before* storing it here; no claim passes it. At start-up it is -1 (nothing
+ *     passes) until the keeper has read the previous mark and raised `state` past
+ *     it, so a server restarted after a crash with its clock behind starts after
+ *     every ID it issued before.
+ *   - A backend whose claim is stopped by `reserved_tick` sets `requested`, wakes
+ *     the keeper and waits on `reserved` up to idforge.max_wait_ms. */
+#ifndef IDFORGE_POSTGRES_SHARED_H_
+#define IDFORGE_POSTGRES_SHARED_H_
+
+#include "postgres.h"
+
+#include "port/atomics.h"
+#include "storage/condition_variable.h"
+#include "storage/latch.h"
+#include "storage/spin.h"
+
+#include "core_bridge.h"
+
+typedef struct IdforgeShared {
+  uint64 state;                   /* Through idforge_claim_states only. */
+  pg_atomic_uint64 reserved_tick; /* The durable limit, as int64; -1: none yet. */
+  pg_atomic_uint32 requested;     /* A backend waits for an extension. */
+  ConditionVariable reserved;     /* Broadcast after every extension, and on keeper errors. */
+  Latch *keeper_latch;            /* The keeper's latch, once it runs. */
+  slock_t mutex;                  /* Guards keeper_error. */
+  char keeper_error[IDFORGE_ERROR_SIZE]; /* Why the keeper cannot reserve, or "". */
+} IdforgeShared;
+
+/* The settings (idforge.c). */
+extern char *idforge_layout_setting;
+extern int idforge_node_setting;
+extern int idforge_max_lead_ms;
+extern int idforge_max_wait_ms;
+extern int idforge_reserve_ahead_ms;
+
+/* The layout the settings name, parsed at load. */
+extern IdforgeLayout idforge_layout;
+/* The shared state, attached at start-up. */
+extern IdforgeShared *idforge_shared;
+
+/* Unix milliseconds now, from the database's clock. */
+int64 idforge_now_unix_ms(void);
+/* The tick holding `unix_ms` (rounded down; negative before the epoch). */
+int64 idforge_tick_at(int64 unix_ms);
+
+/* The keeper's file: the largest instant any ID of this server may carry. */
+#define IDFORGE_MARK_FILE "idforge.mark"
+
+/* The keeper's main function (mark_keeper.c), started by the postmaster. */
+PGDLLEXPORT void idforge_mark_keeper_main(Datum arg);
+
+#endif /* IDFORGE_POSTGRES_SHARED_H_ */
