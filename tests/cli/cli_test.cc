@@ -145,6 +145,30 @@ TEST_F(Cli, RangeGivesTheIdsOfASpanOfTime) {
   expect_one_error_line(run("range soon"), 2, "is not an instant");
 }
 
+// The SQL is run against a real server in tests/postgres; here, what it is built
+// from and the refusals.
+TEST_F(Cli, SqlPrintsAGeneratorForTheNodeAndRefusesBadFlags) {
+  const Ran sql = run("sql --layout instagram --shard 5 --schema ids --function photo_id");
+  ASSERT_EQ(sql.exit_code, 0) << sql.err;
+  for (const std::string part : {"CREATE SCHEMA IF NOT EXISTS \"ids\";", "CREATE OR REPLACE FUNCTION \"ids\".photo_id()",
+                                 "\"ids\".photo_id_time(id bigint)", "\"ids\".photo_id_fields(id bigint",
+                                 "OUT \"shard\" bigint", "\"ids\".photo_id_min_at(t timestamptz)",
+                                 "\"ids\".photo_id_max_at(t timestamptz)", "layout timestamp:41-shard:13-sequence:10",
+                                 "| 5120;"}) {  // Shard 5's bits: 5 << 10.
+    EXPECT_NE(sql.out.find(part), std::string::npos) << part;
+  }
+  EXPECT_EQ(run("sql --layout instagram --node 5 --schema ids --function photo_id").out, sql.out);
+  expect_one_error_line(run("sql"), 2, "a node is required: --node N, or the layout's node fields (--datacenter --worker)");
+  expect_one_error_line(run("sql --node 1024"), 2, "--node '1024' must be a whole number from 0 to 1023");
+  expect_one_error_line(run("sql --layout instagram --shard 5 --worker 1"), 2, "sets its node with --shard (see 'idforge sql --help')");
+  expect_one_error_line(run("sql --node 1 --function 'x; DROP TABLE t'"), 2, "--function 'x; DROP TABLE t' must be");
+  expect_one_error_line(run("sql --node 1 --schema Public"), 2, "--schema 'Public' must be");
+  expect_one_error_line(run("sql --node 1 --function " + std::string(57, 'f')), 2, "1 to 56 characters");
+  expect_one_error_line(run("sql --node 1 --max-lead-ms 86400001"), 2, "--max-lead-ms must be from 0 to 86400000");
+  expect_one_error_line(run("sql --node 1 --max-wait-ms -1"), 2, "--max-wait-ms must be from 0 to 3600000");
+  expect_one_error_line(run("sql --node 1 --layout nope"), 2, "unknown layout");
+}
+
 // Regression: gen said stamps were "already issued" when the epoch was in the future.
 TEST_F(Cli, AFutureEpochIsNamedAsSuch) {
   const std::string layout = "'time:41-worker:10-seq:12/epoch=2099-01-01'";
