@@ -101,6 +101,25 @@ for spec in "idforge_next():2000000" "idforge_uuidv7():2000000" "sql_id():200000
   printf '| `%s` | %d | %.0f |\n' "$fn" "$n" "$(echo "$ms * 1000000 / $n" | bc -l)" | tee -a "$out/results.txt"
 done
 
+# Eight sessions at once on one node: what serialising on the node costs.
+echo | tee -a "$out/results.txt"
+echo "| generator, 8 sessions at once | IDs | seconds | IDs/s |" | tee -a "$out/results.txt"
+echo "|---|---:|---:|---:|" | tee -a "$out/results.txt"
+for spec in "idforge_next():500000" "sql_id():25000" "insta5.next_id():25000" "nextval('plain_seq'):500000"; do
+  fn=${spec%:*}
+  n=${spec##*:}
+  start=$(date +%s.%N)
+  sessions=()
+  for _ in 1 2 3 4 5 6 7 8; do
+    "${psql[@]}" -c "SELECT count($fn) FROM generate_series(1, $n);" >/dev/null &
+    sessions+=($!)
+  done
+  wait "${sessions[@]}"
+  seconds=$(echo "$(date +%s.%N) - $start" | bc -l)
+  printf '| `%s` | %d | %.2f | %.0f |\n' "$fn" $((8 * n)) "$seconds" "$(echo "8 * $n / $seconds" | bc -l)" |
+    tee -a "$out/results.txt"
+done
+
 kinds=(bigserial snowflake uuidv7 ulid uuidv4)
 declare -A key_type=([bigserial]="bigserial" [snowflake]="bigint DEFAULT idforge_next()"
   [uuidv7]="uuid DEFAULT idforge_uuidv7()" [ulid]="uuid DEFAULT idforge_ulid()" [uuidv4]="uuid DEFAULT gen_random_uuid()")
@@ -152,7 +171,7 @@ fi
 plot="plot "
 for kind in "${kinds[@]}"; do plot+="'$out/rate-$kind.dat' using (\$1/1e6):2 with lines lw 2 title '$kind', "; done
 gnuplot <<EOF
-set terminal pngcairo size 900,520 font 'sans,10'
+set terminal pngcairo size 900,520 font 'sans,10' noenhanced
 set output '$out/postgres_btree.png'
 set title 'Insert rate as the table grows ($rows rows, $clients clients, batches of $batch, shared_buffers $shared_buffers)'
 set xlabel 'rows inserted (millions)'

@@ -97,8 +97,10 @@ DECLARE
   ahead_ms bigint;
   waited_ms bigint := 0;
 BEGIN
-  PERFORM pg_advisory_lock(lock_key);
   BEGIN
+    -- Inside the block, so that a cancellation the moment after it is taken still
+    -- reaches the handler that releases it.
+    PERFORM pg_advisory_lock(lock_key);
     state := nextval('{q}{state}');
     LOOP
       now_ms := floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint;

@@ -107,7 +107,7 @@ _PG_init(void)
 							NULL, &idforge_max_wait_ms, 1000, 0, 3600000, PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("idforge.reserve_ahead_ms", "How far past the newest stamp each durable mark reaches.",
 							"A crash leaves the mark at most this far ahead (more while stamps lead the clock).",
-							&idforge_reserve_ahead_ms, 1000, 1, 86400000, PGC_POSTMASTER, GUC_UNIT_MS, NULL, NULL,
+							&idforge_reserve_ahead_ms, 1000, 10, 86400000, PGC_POSTMASTER, GUC_UNIT_MS, NULL, NULL,
 							NULL);
 	MarkGUCPrefixReserved("idforge");
 
@@ -208,11 +208,11 @@ take(uint64 n)
 		else
 		{
 			/* The reservation stops it: ask the keeper, and wait for its broadcast. */
-			if (waited_ms >= idforge_max_wait_ms)
-				refuse_unreserved();
 			pg_atomic_write_u32(&idforge_shared->requested, 1);
 			if (idforge_shared->keeper_latch != NULL)
 				SetLatch(idforge_shared->keeper_latch);
+			if (waited_ms >= idforge_max_wait_ms)
+				refuse_unreserved();
 			(void) ConditionVariableTimedSleep(&idforge_shared->reserved, Max(Min(idforge_max_wait_ms - waited_ms, 10), 1),
 											   PG_WAIT_EXTENSION);
 			ConditionVariableCancelSleep();

@@ -9,9 +9,9 @@
  *   - `reserved_tick` is the largest tick the mark keeper has made durable in the
  *     mark file ($PGDATA/idforge.mark, written and fsync'd, then renamed durably)
  *     *before* storing it here; no claim passes it. At start-up it is -1 (nothing
- *     passes) until the keeper has read the previous mark and raised `state` past
- *     it, so a server restarted after a crash with its clock behind starts after
- *     every ID it issued before.
+ *     passes) until the keeper has read the previous mark, raised `state` past it
+ *     and made its first reservation, so a server restarted after a crash with its
+ *     clock behind starts after every ID it issued before.
  *   - A backend whose claim is stopped by `reserved_tick` sets `requested`, wakes
  *     the keeper and waits on `reserved` up to idforge.max_wait_ms. */
 #ifndef IDFORGE_POSTGRES_SHARED_H_

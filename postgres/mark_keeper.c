@@ -151,8 +151,12 @@ start_after_mark(void)
 	return true;
 }
 
-/* Extends the reservation when a backend asked or the newest stamp or the clock
- * is within half of reserve_ahead_ms of it. */
+/* The shared state when the keeper last extended the reservation. */
+static uint64 state_at_extension = 0;
+
+/* Extends the reservation when a backend asked, or when IDs were made since the
+ * last extension and the newest stamp or the clock is within half of
+ * reserve_ahead_ms of it. An idle server writes nothing. */
 static void
 maybe_extend(void)
 {
@@ -166,7 +170,7 @@ maybe_extend(void)
 	bool		requested = pg_atomic_exchange_u32(&idforge_shared->requested, 0) != 0;
 	int64		target;
 
-	if (!requested && (reserved < 0 || reserved - need >= ahead / 2))
+	if (!requested && (reserved < 0 || state == state_at_extension || reserved - need >= ahead / 2))
 		return;
 	/* A stamp that leads the clock (a burst, a clock behind the mark) gets an eighth of its lead more. */
 	target = Min(need + Max(ahead, (need - now) / 8), idforge_layout.max_tick);
@@ -181,6 +185,7 @@ maybe_extend(void)
 		return;
 	}
 	pg_atomic_write_u64(&idforge_shared->reserved_tick, (uint64) target);
+	state_at_extension = state;
 	set_keeper_error("");
 }
 
@@ -203,8 +208,11 @@ idforge_mark_keeper_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		if (!started)
-			started = start_after_mark();
+		if (!started && (started = start_after_mark()))
+		{
+			/* The first reservation now, so that the first call need not wait for it. */
+			pg_atomic_write_u32(&idforge_shared->requested, 1);
+		}
 		if (started)
 			maybe_extend();
 		/* Awake at least eight times per reservation, or once a second while the mark is unreadable. */

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Builds and runs the whole test suite: Release, ASan+UBSan (both replay the fuzz
+# Builds and runs the whole test suite: Release (with the PostgreSQL tests, which
+# run throwaway PostgreSQL 15 clusters and install the built extension into
+# PostgreSQL's directories for the time they run), ASan+UBSan (both replay the fuzz
 # corpus, and run the service's integration tests against an ASan-built binary),
 # TSan (concurrency tests, the lease code, and the integration tests against a
 # TSan-built binary), the libFuzzer targets over their corpus, the short form of

@@ -128,6 +128,28 @@ TEST_F(Extension, ADamagedMarkRefusesIdsAndSaysWhy) {
   EXPECT_EQ(server.value("SELECT count(DISTINCT idforge_uuidv7()) FROM generate_series(1, 1000);"), "1000");
 }
 
+// A directory in the way of the mark's temporary file makes every write fail, as
+// a full or read-only disk would: IDs stop at the last durable mark, with the
+// keeper's error, and go on once it can write again.
+TEST_F(Extension, AMarkThatCannotBeWrittenStopsIdsUntilItCanBe) {
+  PostgresServer server(preloaded({"idforge.reserve_ahead_ms = 50", "idforge.max_wait_ms = 500"}));
+  ASSERT_TRUE(server.start()) << server.log();
+  create_extension(server);
+  ASSERT_EQ(server.psql("SELECT idforge_next();").first, 0);
+  // The keeper writes nothing while no IDs are made; retried only in case it was writing.
+  std::error_code made;
+  for (int i = 0; i < 100 && !fs::create_directory(server.data() / "idforge.mark.tmp", made); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(fs::is_directory(server.data() / "idforge.mark.tmp")) << made.message();
+  auto [code, out] = server.psql("SELECT count(idforge_next()) FROM generate_series(1, 1000000);");
+  EXPECT_NE(code, 0);
+  EXPECT_NE(out.find("no durable reservation after 500 ms: cannot create"), std::string::npos) << out;
+  EXPECT_NE(out.find("idforge.mark.tmp: Is a directory"), std::string::npos) << out;
+  fs::remove(server.data() / "idforge.mark.tmp");
+  EXPECT_EQ(server.value("SELECT count(DISTINCT idforge_next()) FROM generate_series(1, 100000);"), "100000");
+}
+
 TEST_F(Extension, WithoutPreloadingCreateExtensionSaysWhatToAdd) {
   PostgresServer server;
   ASSERT_TRUE(server.start()) << server.log();
