@@ -78,30 +78,27 @@ extern "C" int idforge_core_claim_states(uint64_t* word, uint64_t floor, uint64_
   return claim.taken ? 1 : 0;
 }
 
-extern "C" int idforge_core_next_uuidv7(uint8_t out[16], char* error) {
-  static std::unique_ptr<idforge::UuidV7Generator> generator;
+// The next value of this process's generator of type G (made on first use) as 16 bytes.
+template <class G>
+int next_bytes(uint8_t out[16], char* error) {
+  static std::unique_ptr<G> generator;
   if (!generator) {
-    auto made = idforge::UuidV7Generator::create({}, process_clock(), idforge::SystemRandom::instance());
+    auto made = G::create({}, process_clock(), idforge::SystemRandom::instance());
     if (!made) return fail(made.error(), error);
     generator = std::move(*made);
   }
-  idforge::Result<idforge::Uuid> uuid = generator->next();
-  if (!uuid) return fail(uuid.error(), error);
-  std::memcpy(out, uuid->bytes.data(), 16);
+  auto value = generator->next();
+  if (!value) return fail(value.error(), error);
+  std::memcpy(out, value->bytes.data(), 16);
   return 0;
 }
 
+extern "C" int idforge_core_next_uuidv7(uint8_t out[16], char* error) {
+  return next_bytes<idforge::UuidV7Generator>(out, error);
+}
+
 extern "C" int idforge_core_next_ulid(uint8_t out[16], char* error) {
-  static std::unique_ptr<idforge::UlidGenerator> generator;
-  if (!generator) {
-    auto made = idforge::UlidGenerator::create({}, process_clock(), idforge::SystemRandom::instance());
-    if (!made) return fail(made.error(), error);
-    generator = std::move(*made);
-  }
-  idforge::Result<idforge::Ulid> ulid = generator->next();
-  if (!ulid) return fail(ulid.error(), error);
-  std::memcpy(out, ulid->bytes.data(), 16);
-  return 0;
+  return next_bytes<idforge::UlidGenerator>(out, error);
 }
 
 extern "C" void idforge_core_ulid_text(const uint8_t bytes[16], char out[27]) {

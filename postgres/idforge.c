@@ -251,12 +251,17 @@ idforge_next_batch(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* Returns 16 bytes as a uuid Datum. */
+/* The next value of a wide-format generator of this backend, as a uuid Datum. */
 static Datum
-uuid_datum(const uint8 bytes[16])
+next_uuid_datum(int (*next) (uint8_t out[16], char *error))
 {
-	pg_uuid_t  *uuid = palloc(sizeof(pg_uuid_t));
+	uint8		bytes[16];
+	char		error[IDFORGE_ERROR_SIZE];
+	pg_uuid_t  *uuid;
 
+	if (next(bytes, error) != 0)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE), errmsg("idforge: %s", error)));
+	uuid = palloc(sizeof(pg_uuid_t));
 	memcpy(uuid->data, bytes, UUID_LEN);
 	return UUIDPGetDatum(uuid);
 }
@@ -265,24 +270,14 @@ PG_FUNCTION_INFO_V1(idforge_uuidv7);
 Datum
 idforge_uuidv7(PG_FUNCTION_ARGS)
 {
-	uint8		bytes[16];
-	char		error[IDFORGE_ERROR_SIZE];
-
-	if (idforge_core_next_uuidv7(bytes, error) != 0)
-		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE), errmsg("idforge: %s", error)));
-	return uuid_datum(bytes);
+	return next_uuid_datum(idforge_core_next_uuidv7);
 }
 
 PG_FUNCTION_INFO_V1(idforge_ulid);
 Datum
 idforge_ulid(PG_FUNCTION_ARGS)
 {
-	uint8		bytes[16];
-	char		error[IDFORGE_ERROR_SIZE];
-
-	if (idforge_core_next_ulid(bytes, error) != 0)
-		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE), errmsg("idforge: %s", error)));
-	return uuid_datum(bytes);
+	return next_uuid_datum(idforge_core_next_ulid);
 }
 
 PG_FUNCTION_INFO_V1(idforge_ulid_text);

@@ -31,13 +31,6 @@ class SqlGenerator : public Cli {
     ASSERT_EQ(code, 0) << out;
   }
 
-  // How many rows of `ids` there are, and how many distinct IDs among them.
-  static std::pair<long, long> count_ids(const PostgresServer& server) {
-    const std::string counts = server.value("SELECT count(*) || ' ' || count(DISTINCT id) FROM ids;");
-    long rows = -1, distinct = -1;
-    std::sscanf(counts.c_str(), "%ld %ld", &rows, &distinct);
-    return {rows, distinct};
-  }
 };
 
 TEST_F(SqlGenerator, EightSessionsNeverRepeatAnIdOnRealTime) {

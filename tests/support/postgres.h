@@ -201,6 +201,14 @@ inline bool take_concurrently(const PostgresServer& server, const std::string& f
   return ok;
 }
 
+// How many rows table `ids` has, and how many distinct IDs among them.
+inline std::pair<long, long> count_ids(const PostgresServer& server) {
+  const std::string counts = server.value("SELECT count(*) || ' ' || count(DISTINCT id) FROM ids;");
+  long rows = -1, distinct = -1;
+  std::sscanf(counts.c_str(), "%ld %ld", &rows, &distinct);
+  return {rows, distinct};
+}
+
 }  // namespace idforge::testing
 
 #endif  // IDFORGE_TESTS_SUPPORT_POSTGRES_H_
