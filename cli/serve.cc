@@ -16,6 +16,9 @@
 #include "idforge/version.h"
 #include "server/api.h"
 #include "server/clock_health.h"
+#ifdef IDFORGE_WITH_GRPC
+#include "server/grpc_server.h"
+#endif
 #include "server/peer_clocks.h"
 #include "server/http_server.h"
 #include "server/id_service.h"
@@ -30,6 +33,7 @@ using detail::LogLevel;
 
 struct ServeOptions {
   std::string listen = "127.0.0.1:8080";
+  std::string grpc_listen;  // Empty: no gRPC API.
   std::optional<std::string> data_dir;
   std::string layout = "twitter";
   std::optional<std::string> node;
@@ -53,10 +57,11 @@ struct Endpoint {
 
 // "HOST:PORT", with an IPv6 host in brackets ("[::1]:8080"); "localhost" is
 // 127.0.0.1 and an empty host (":8080") is every IPv4 interface, 0.0.0.0.
-Result<Endpoint> parse_listen(const std::string& text) {
+// `flag` names the option in errors.
+Result<Endpoint> parse_listen(const std::string& text, std::string_view flag = "--listen") {
   const std::size_t colon = text.rfind(':');
-  const auto bad = [&text](std::string why) {
-    return Error(Errc::invalid_argument, "--listen '" + text + "' " + why +
+  const auto bad = [&text, flag](std::string why) {
+    return Error(Errc::invalid_argument, std::string(flag) + " '" + text + "' " + why +
                                              "; give HOST:PORT such as 127.0.0.1:8080, localhost:8080, :8080 (every "
                                              "interface) or [::1]:8080");
   };
@@ -131,6 +136,17 @@ std::int64_t fit_descriptor_limit(std::int64_t max_connections) {
 int run_serve(const ServeOptions& options) {
   Result<Endpoint> endpoint = parse_listen(options.listen);
   if (!endpoint) return fail_to_start(endpoint.error());
+  std::optional<Endpoint> grpc_endpoint;
+  if (!options.grpc_listen.empty()) {
+#ifdef IDFORGE_WITH_GRPC
+    Result<Endpoint> parsed = parse_listen(options.grpc_listen, "--grpc-listen");
+    if (!parsed) return fail_to_start(parsed.error());
+    grpc_endpoint = *parsed;
+#else
+    return fail_to_start(Error(Errc::invalid_argument, "--grpc-listen: this idforge was built without the gRPC API "
+                                                       "(IDFORGE_WITH_GRPC=OFF)"));
+#endif
+  }
   Result<Layout> layout = Layout::parse(options.layout);
   if (!layout) return fail_to_start(layout.error());
   Result<std::pair<std::uint64_t, std::uint64_t>> nodes = parse_nodes(options.nodes, *layout);
@@ -216,6 +232,19 @@ int run_serve(const ServeOptions& options) {
   detail::Metrics metrics(options.threads);
   std::vector<const detail::Reporter*> reporters = {&clock_health};
   if (*audit) reporters.push_back(audit->get());
+#ifdef IDFORGE_WITH_GRPC
+  std::unique_ptr<detail::GrpcServer> grpc;
+  if (grpc_endpoint) {
+    Result<std::unique_ptr<detail::GrpcServer>> started =
+        detail::GrpcServer::start(grpc_endpoint->host, grpc_endpoint->port, **ids, metrics, clock);
+    if (!started) return fail_to_start(started.error());
+    grpc = std::move(*started);
+    reporters.push_back(grpc.get());
+  }
+  const nlohmann::json grpc_port = grpc ? nlohmann::json(grpc->port()) : nlohmann::json();
+#else
+  const nlohmann::json grpc_port;
+#endif
   detail::Api api(**ids, metrics, clock, options.threads, reporters);
   Result<std::unique_ptr<detail::HttpServer>> server =
       detail::HttpServer::start(endpoint->host, endpoint->port, options.threads, limits, api, metrics);
@@ -223,6 +252,7 @@ int run_serve(const ServeOptions& options) {
   log(LogLevel::info, "listening",
       {{"host", endpoint->host},
        {"port", (*server)->port()},
+       {"grpc_port", grpc_port},
        {"source", cluster ? "etcd" : "files"},
        {"data_dir", data_dir ? nlohmann::json(data_dir->path) : nlohmann::json()},
        {"coordination", (*ids)->coordination()},
@@ -274,7 +304,17 @@ int run_serve(const ServeOptions& options) {
   }
   log(LogLevel::info, "draining", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
   api.set_draining();
+  const std::int64_t drain_started_ns = clock.boot_ns();
+#ifdef IDFORGE_WITH_GRPC
+  if (grpc) grpc->begin_drain();  // Streams end at once; unary calls go on until the HTTP side has drained.
+#endif
   const std::int64_t cut = (*server)->drain(std::chrono::milliseconds(options.drain_timeout_ms));
+#ifdef IDFORGE_WITH_GRPC
+  if (grpc) {
+    const std::int64_t spent_ms = (clock.boot_ns() - drain_started_ns) / 1'000'000;
+    grpc->drain(std::chrono::milliseconds(std::max<std::int64_t>(0, options.drain_timeout_ms - spent_ms)));
+  }
+#endif
   const GeneratorStats stats = (*ids)->stats();
   Result<void> stopped = (*ids)->stop();  // The generators' last ranges reach the audit log.
   if (*audit) {
@@ -304,7 +344,7 @@ int fail_to_start(const Error& error) {
 
 Command add_serve(CLI::App& root) {
   auto options = std::make_shared<ServeOptions>();
-  CLI::App* app = root.add_subcommand("serve", "Run the ID service (HTTP) on this machine");
+  CLI::App* app = root.add_subcommand("serve", "Run the ID service (HTTP, and gRPC if asked) on this machine");
   app->description(
       "Run the ID service: HTTP/1.1 with keep-alive, API version 1 (docs/api.md).\n\n"
       "  GET /v1/next                 one Snowflake ID        {\"id\":\"…\"}\n"
@@ -316,6 +356,9 @@ Command add_serve(CLI::App& root) {
       "  GET /metrics                 Prometheus text\n"
       "  GET /healthz, /readyz        alive; holding a node and a reservation\n"
       "With 'Accept: text/plain', /v1/next answers one ID per line.\n\n"
+      "With --grpc-listen, the same IDs over gRPC on a second port (docs/grpc.md):\n"
+      "idforge.v1.Ids with Next, Stream (batches until the client cancels), Decode\n"
+      "and Info, the standard health service and server reflection.\n\n"
       "The node is held in the data directory exactly as 'idforge gen' holds it: the\n"
       "node given with --node, or the lowest free one in --nodes, so several services\n"
       "(and gen runs) on one host get different nodes with nothing to configure. A\n"
@@ -333,6 +376,10 @@ Command add_serve(CLI::App& root) {
   app->add_option("--listen", options->listen, "HOST:PORT to listen on (port 0 picks a free port)")
       ->envname("IDFORGE_LISTEN")
       ->capture_default_str();
+  app->add_option("--grpc-listen", options->grpc_listen,
+                  "HOST:PORT for the gRPC API, idforge.v1.Ids (docs/grpc.md); Default: off, so that no port opens "
+                  "unasked (try 127.0.0.1:9090)")
+      ->envname("IDFORGE_GRPC_LISTEN");
   app->add_option("--data-dir", options->data_dir, data_dir_option_help());
   app->add_option("--layout", options->layout, layout_option_help())->envname("IDFORGE_LAYOUT")->capture_default_str();
   app->add_option("--node", options->node, "Hold this node number (twitter: datacenter*32+worker); Default: pick")

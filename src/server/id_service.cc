@@ -262,6 +262,8 @@ Result<void> IdService::write(Format format, Encoding encoding, std::uint64_t co
   return Error(Errc::invalid_argument, "unknown format");
 }
 
+Result<void> IdService::next_snowflakes(std::span<std::uint64_t> ids) { return current().generator->next_batch(ids); }
+
 std::int64_t IdService::seconds_until_clock_catches_up() {
   // Capped at an hour: an operator may step the clock forward sooner than it
   // would catch up on its own, and clients should look again by then.

@@ -104,6 +104,10 @@ class IdService {
   Result<void> write(Format format, Encoding encoding, std::uint64_t count, IdShape shape, Buffer& out,
                      std::span<std::uint64_t> scratch);
 
+  // Fills `ids` with new Snowflake IDs in one step (Generator::next_batch), for
+  // callers that write them in their own form. REQUIRES: 1 <= ids.size() <= max_count.
+  Result<void> next_snowflakes(std::span<std::uint64_t> ids);
+
   const Layout& layout() const { return layout_; }
   // The node and worker of the current generation (they change when a lost lease
   // is replaced).

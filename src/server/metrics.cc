@@ -63,6 +63,19 @@ void append_family(Buffer& out, std::string_view name, std::string_view help, do
   out.append("\n");
 }
 
+void append_latency_series(Buffer& out, std::string_view name, std::string_view label, std::string_view value,
+                           std::span<const std::uint64_t> buckets, std::uint64_t sum_ns) {
+  const std::string labels = std::string(label) + "=\"" + std::string(value) + "\"";
+  std::uint64_t cumulative = 0;
+  for (std::size_t b = 0; b < buckets.size(); ++b) {
+    cumulative += buckets[b];
+    const std::string le = b < Metrics::kLatencyBoundsS.size() ? shortest(Metrics::kLatencyBoundsS[b]) : "+Inf";
+    line(out, std::string(name) + "_bucket{" + labels + ",le=\"" + le + "\"} " + std::to_string(cumulative));
+  }
+  line(out, std::string(name) + "_sum{" + labels + "} " + shortest(static_cast<double>(sum_ns) * 1e-9));
+  line(out, std::string(name) + "_count{" + labels + "} " + std::to_string(cumulative));
+}
+
 void Metrics::render(Buffer& out) const {
   char text[256];
   auto sum = [this](auto member) {
@@ -76,7 +89,8 @@ void Metrics::render(Buffer& out) const {
   for (Format f : all_formats()) {
     std::snprintf(text, sizeof text, "idforge_ids_issued_total{format=\"%.*s\"} %llu",
                   static_cast<int>(to_string(f).size()), to_string(f).data(),
-                  static_cast<unsigned long long>(issued(f)));
+                  static_cast<unsigned long long>(issued(f) + issued_elsewhere_[static_cast<std::size_t>(f)].load(
+                                                                  std::memory_order_relaxed)));
     line(out, text);
   }
 
@@ -97,26 +111,12 @@ void Metrics::render(Buffer& out) const {
             "response's last byte written.");
   line(out, "# TYPE idforge_http_request_duration_seconds histogram");
   for (std::size_t r = 0; r < kRouteCount; ++r) {
-    std::uint64_t cumulative = 0;
-    for (std::size_t b = 0; b <= kLatencyBoundsS.size(); ++b) {
-      cumulative += sum([r, b](const Shard& sh) -> const Shard::Counter& { return sh.latency_buckets_[r][b]; });
-      if (b < kLatencyBoundsS.size()) {
-        std::snprintf(text, sizeof text, "idforge_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu",
-                      kRouteNames[r].data(), kLatencyBoundsS[b], static_cast<unsigned long long>(cumulative));
-      } else {
-        std::snprintf(text, sizeof text,
-                      "idforge_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu",
-                      kRouteNames[r].data(), static_cast<unsigned long long>(cumulative));
-      }
-      line(out, text);
+    std::array<std::uint64_t, kLatencyBoundsS.size() + 1> buckets{};
+    for (std::size_t b = 0; b < buckets.size(); ++b) {
+      buckets[b] = sum([r, b](const Shard& sh) -> const Shard::Counter& { return sh.latency_buckets_[r][b]; });
     }
     const std::uint64_t ns = sum([r](const Shard& sh) -> const Shard::Counter& { return sh.latency_sum_ns_[r]; });
-    std::snprintf(text, sizeof text, "idforge_http_request_duration_seconds_sum{route=\"%s\"} %s",
-                  kRouteNames[r].data(), shortest(static_cast<double>(ns) * 1e-9).c_str());
-    line(out, text);
-    std::snprintf(text, sizeof text, "idforge_http_request_duration_seconds_count{route=\"%s\"} %llu",
-                  kRouteNames[r].data(), static_cast<unsigned long long>(cumulative));
-    line(out, text);
+    append_latency_series(out, "idforge_http_request_duration_seconds", "route", kRouteNames[r], buckets, ns);
   }
 
   line(out, "# HELP idforge_connections_open Client connections open now.");

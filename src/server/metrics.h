@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,12 @@ std::string shortest(double value);
 // Appends a one-sample Prometheus family: HELP, TYPE and the value.
 void append_family(Buffer& out, std::string_view name, std::string_view help, double value,
                    std::string_view type = "gauge");
+
+// Appends one labelled series of a latency histogram (its _bucket, _sum and
+// _count lines; HELP and TYPE are the caller's): `buckets` counts per bucket of
+// Metrics::kLatencyBoundsS, then +Inf, not yet cumulative.
+void append_latency_series(Buffer& out, std::string_view name, std::string_view label, std::string_view value,
+                           std::span<const std::uint64_t> buckets, std::uint64_t sum_ns);
 
 // What a request asked for, as the metrics label it.
 enum class Route : std::uint8_t { next, decode, range, info, metrics, healthz, readyz, not_found, unparsed };
@@ -72,7 +79,13 @@ class Metrics {
   std::atomic<std::int64_t> open_connections{0};
   std::atomic<std::uint64_t> refused_connections{0};
 
-  // IDs handed out in `format`, over all shards.
+  // Counts `n` IDs handed out in `format` by a part without a shard of its own
+  // (the gRPC API, whose calls run on gRPC's threads). Any thread.
+  void issued_elsewhere(Format format, std::uint64_t n) {
+    issued_elsewhere_[static_cast<std::size_t>(format)].fetch_add(n, std::memory_order_relaxed);
+  }
+
+  // IDs handed out in `format` through the shards (the HTTP API).
   std::uint64_t issued(Format format) const;
 
   // Appends the HTTP, connection and per-format ID families in Prometheus text.
@@ -80,6 +93,7 @@ class Metrics {
 
  private:
   std::vector<std::unique_ptr<Shard>> shards_;
+  std::array<std::atomic<std::uint64_t>, 7> issued_elsewhere_{};
 };
 
 }  // namespace idforge::detail

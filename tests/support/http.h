@@ -170,6 +170,8 @@ class ServerProcess {
       const std::string text = slurp(log_);
       if (std::regex_search(text, m, kPort)) {
         port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+        static const std::regex kGrpcPort("\"msg\":\"listening\".*\"grpc_port\":([0-9]+)");
+        if (std::regex_search(text, m, kGrpcPort)) grpc_port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
         return true;
       }
       if (exited()) return false;
@@ -192,6 +194,8 @@ class ServerProcess {
   }
 
   std::uint16_t port() const { return port_; }
+  // The gRPC API's port (0: not started with --grpc-listen).
+  std::uint16_t grpc_port() const { return grpc_port_; }
   pid_t pid() const { return pid_; }
   bool started() const { return port_ != 0; }
   std::string log() const { return slurp(log_); }
@@ -221,6 +225,7 @@ class ServerProcess {
  private:
   fs::path log_;
   pid_t pid_ = -1;
+  std::uint16_t grpc_port_ = 0;
   std::uint16_t port_ = 0;
   bool reaped_ = false;
   int status_ = -1;
