@@ -26,3 +26,6 @@ install(FILES ${PROJECT_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DATADIR}
 if(IDFORGE_BUILD_CLI)
   install(TARGETS idforge_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
+# The service's gRPC API and the error details it sends, for clients to generate
+# their stubs from the definition the server was built with.
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/proto/ DESTINATION ${CMAKE_INSTALL_DATADIR}/idforge/proto)

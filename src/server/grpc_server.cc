@@ -30,6 +30,7 @@ namespace v1 = ::idforge::v1;
 constexpr std::string_view kServiceName = "idforge.v1.Ids";
 constexpr std::int64_t kMaxAlarmStepNs = 100'000'000;  // Streams look at cancellation and draining this often.
 constexpr std::int64_t kOverloadPauseNs = 1'000'000;   // An overloaded stream tries again after a tick.
+constexpr std::int64_t kLongestUnaryCallNs = 1'100'000'000;  // --max-wait-ms is at most 1000.
 
 // A status carrying google.rpc.ErrorInfo (`reason`) and, for retry_after_ms >= 0,
 // google.rpc.RetryInfo.
@@ -464,8 +465,18 @@ void GrpcServer::drain(std::chrono::milliseconds grace) {
   if (impl_->drained) return;
   impl_->drained = true;
   begin_drain();
+  Clock& clock = impl_->service.clock();
+  const std::int64_t deadline_ns = clock.boot_ns() + grace.count() * 1'000'000;
+  // Streams end at their next step; one whose client stopped reading holds on
+  // until the grace runs out.
+  while (impl_->grpc_metrics.streams_open() > 0 && clock.boot_ns() < deadline_ns) clock.sleep_for_ns(10'000'000);
+  // A unary call ends within --max-wait-ms (at most a second). gRPC's shutdown
+  // also waits for idle client connections until its deadline, so the deadline
+  // is no later than that.
+  const std::int64_t last_call_ns = clock.boot_ns() + kLongestUnaryCallNs;
+  const std::int64_t left_ms = (std::min(deadline_ns, last_call_ns) - clock.boot_ns()) / 1'000'000;
   impl_->server->Shutdown(gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                       gpr_time_from_millis(grace.count(), GPR_TIMESPAN)));
+                                       gpr_time_from_millis(std::max<std::int64_t>(0, left_ms), GPR_TIMESPAN)));
   impl_->server->Wait();
 }
 

@@ -61,8 +61,10 @@ class GrpcServer final : public Reporter {
   // still answered until drain().
   void begin_drain();
 
-  // begin_drain(), then refuses new calls and waits up to `grace` for the calls
-  // in progress; those still running after it are cancelled. Idempotent.
+  // begin_drain(), then waits up to `grace` for the streams to end, refuses new
+  // calls and gives those in progress what is left of `grace`, at most 1.1 s
+  // (a unary call ends within --max-wait-ms); what still runs is cancelled.
+  // Idempotent.
   void drain(std::chrono::milliseconds grace);
 
   // Reporter: "grpc" in /v1/info (the port, streams open), the idforge_grpc_*

@@ -30,13 +30,15 @@ class ServeGrpc : public Serve {
   }
 };
 
-// The HTTP side's /metrics, polled (bounded, as a guard) until it holds `line`.
-bool metrics_show(HttpConnection& http, const std::string& line) {
-  for (int i = 0; i < 300; ++i) {
-    if (http.get("/metrics").body.find(line) != std::string::npos) return true;
+// The HTTP side's /metrics, polled (bounded by 30 s, as a guard) until it holds `line`.
+::testing::AssertionResult metrics_show(HttpConnection& http, const std::string& line) {
+  std::string metrics;
+  for (int i = 0; i < 3000; ++i) {
+    metrics = http.get("/metrics").body;
+    if (metrics.find(line) != std::string::npos) return ::testing::AssertionSuccess();
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  return false;
+  return ::testing::AssertionFailure() << "no line " << line << " in\n" << metrics;
 }
 
 TEST_F(ServeGrpc, NextGivesTextAndValuesOfOneSequenceSharedWithHttp) {
