@@ -28,6 +28,7 @@ case "${1:-}" in
       nftables iproute2 openssl       # partition tests (network namespaces), TLS test certificates
       postgresql-15 postgresql-server-dev-15  # SQL generator and extension tests run a real server
       gnuplot-nox                     # bench/postgres_btree.sh draws its chart
+      nodejs                          # the JavaScript client's tests (Node's own test runner)
     )
     ;;
   *)
