@@ -10,7 +10,17 @@ if(IDFORGE_WITH_ETCD)
   set_target_properties(idforge_etcd PROPERTIES EXPORT_NAME etcd)
   list(APPEND idforge_installed_targets idforge_etcd)
 endif()
-set(IDFORGE_PACKAGE_WITH_ETCD ${IDFORGE_WITH_ETCD})
+if(IDFORGE_BUILD_CLIENT)
+  # The prefetching client of the service, idforge::client (with gRPC when built with it).
+  set_target_properties(idforge_client PROPERTIES EXPORT_NAME client)
+  list(APPEND idforge_installed_targets idforge_client)
+endif()
+# The package's parts that link gRPC and protobuf, so its config finds them.
+if(IDFORGE_WITH_ETCD OR (IDFORGE_BUILD_CLIENT AND IDFORGE_WITH_GRPC))
+  set(IDFORGE_PACKAGE_NEEDS_GRPC ON)
+else()
+  set(IDFORGE_PACKAGE_NEEDS_GRPC OFF)
+endif()
 install(TARGETS ${idforge_installed_targets} EXPORT idforgeTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})

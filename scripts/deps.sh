@@ -29,6 +29,7 @@ case "${1:-}" in
       postgresql-15 postgresql-server-dev-15  # SQL generator and extension tests run a real server
       gnuplot-nox                     # bench/postgres_btree.sh draws its chart
       nodejs                          # the JavaScript client's tests (Node's own test runner)
+      dpkg-dev pkg-config systemd curl  # the Debian package: cpack's dependency list, the consumer, systemd-analyze verify
     )
     ;;
   *)

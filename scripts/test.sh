@@ -6,8 +6,9 @@
 # corpus, and run the service's integration tests against an ASan-built binary),
 # TSan (concurrency tests, the lease code, and the integration tests against a
 # TSan-built binary), the libFuzzer targets over their corpus, the short form of
-# the fault campaign (tests/faults/), and a consumer project that uses the
-# installed package.
+# the fault campaign (tests/faults/), a consumer project that uses the
+# installed package, and the Debian package (installed into this machine, used,
+# removed: scripts/package_check.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,6 +60,13 @@ cmake --install build/release --prefix build/install >/dev/null
 cmake -S tests/consumer -B build/consumer -G Ninja -DCMAKE_PREFIX_PATH="$PWD/build/install" >/dev/null
 cmake --build build/consumer
 ./build/consumer/consumer
+
+step "the Debian package: build, dpkg -i, use the installed idforge and library, remove"
+if [ "$(id -u)" -eq 0 ]; then
+  bash scripts/package_check.sh
+else
+  echo "skipped: not root (dpkg -i needs it)"
+fi
 
 step "all suites passed"
 echo "$passed passed, $failed failed"

@@ -7,6 +7,9 @@
 #if CONSUMER_WITH_ETCD
 #include <idforge/etcd_reservation.h>
 #endif
+#if CONSUMER_WITH_CLIENT
+#include <idforge/client.h>
+#endif
 
 int main() {
   idforge::SystemClock clock;
@@ -21,6 +24,12 @@ int main() {
   idforge::EtcdOptions options;
   options.endpoints = {"127.0.0.1:2379"};
   if (idforge::EtcdClient::connect(options)) return 1;
+#endif
+#if CONSUMER_WITH_CLIENT
+  // Linked and callable: an endpoint without a scheme is refused before any connection is made.
+  idforge::ClientOptions client;
+  client.endpoints = {"127.0.0.1:8080"};
+  if (idforge::Client::connect(client)) return 1;
 #endif
   auto a = (*generator)->next();
   auto b = (*generator)->next();
