@@ -22,20 +22,7 @@ for f in "$idforge" "$load"; do
   [ -x "$f" ] || { echo "build first: cmake --preset release && cmake --build --preset release" >&2; exit 2; }
 done
 
-work=$(mktemp -d)
-pid=""
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-"$idforge" serve --listen 127.0.0.1:0 --grpc-listen 127.0.0.1:0 --data-dir "$work/data" 2>"$work/serve.log" &
-pid=$!
-for _ in $(seq 200); do grep -q '"grpc_port"' "$work/serve.log" && break; sleep 0.05; done
-port=$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' "$work/serve.log" | head -1)
-grpc_port=$(sed -n 's/.*"grpc_port":\([0-9]*\).*/\1/p' "$work/serve.log" | head -1)
-for _ in $(seq 200); do curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" && break; sleep 0.05; done
+source bench/load/serve.sh
 field() { python3 -c "import json,sys; print(round(json.loads(sys.argv[1])['$2']))" "$1"; }
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 

@@ -14,12 +14,6 @@ namespace {
 
 class ClientTest : public Serve, public ::testing::WithParamInterface<std::string> {
  protected:
-  std::unique_ptr<ServerProcess> start_both(std::vector<std::string> args = {}) {
-    args.insert(args.end(), {"--grpc-listen", "127.0.0.1:0"});
-    auto server = start(std::move(args));
-    EXPECT_NE(server->grpc_port(), 0) << server->log();
-    return server;
-  }
   // The endpoint of `server` for the scheme under test.
   std::string endpoint(const ServerProcess& server) const {
     const std::uint16_t port = GetParam() == "grpc" ? server.grpc_port() : server.port();
@@ -44,7 +38,7 @@ bool eventually(Done&& done) {
 }
 
 TEST_P(ClientTest, HandsOutIncreasingIdsOfTheServiceFromItsBuffer) {
-  auto server = start_both({"--node", "9"});
+  auto server = start_grpc({"--node", "9"});
   ClientOptions options;
   options.endpoints = {endpoint(*server)};
   options.wait_ms = 30'000;  // A guard: the first batch comes from a service just started.
@@ -71,7 +65,7 @@ TEST_P(ClientTest, HandsOutIncreasingIdsOfTheServiceFromItsBuffer) {
 }
 
 TEST_P(ClientTest, WithNoDemandAnAdaptiveBufferHoldsOneSmallBatch) {
-  auto server = start_both();
+  auto server = start_grpc();
   ClientOptions options;
   options.endpoints = {endpoint(*server)};
   options.min_batch = 250;
@@ -93,8 +87,8 @@ TEST_P(ClientTest, WithNoDemandAnAdaptiveBufferHoldsOneSmallBatch) {
 }
 
 TEST_P(ClientTest, FailsOverWhenItsEndpointStopsAndStaysIncreasing) {
-  auto first = start_both({"--node", "1"});
-  auto second = start_both({"--node", "2"});
+  auto first = start_grpc({"--node", "1"});
+  auto second = start_grpc({"--node", "2"});
   ClientOptions options;
   options.endpoints = {endpoint(*first), endpoint(*second)};
   options.capacity = 2000;

@@ -20,15 +20,7 @@ namespace {
 using nlohmann::json;
 namespace v1 = ::idforge::v1;
 
-class ServeGrpc : public Serve {
- protected:
-  std::unique_ptr<ServerProcess> start_grpc(std::vector<std::string> args = {}) {
-    args.insert(args.end(), {"--grpc-listen", "127.0.0.1:0"});
-    auto server = start(std::move(args));
-    EXPECT_NE(server->grpc_port(), 0) << server->log();
-    return server;
-  }
-};
+class ServeGrpc : public Serve {};
 
 // The HTTP side's /metrics, polled (bounded by 30 s, as a guard) until it holds `line`.
 ::testing::AssertionResult metrics_show(HttpConnection& http, const std::string& line) {

@@ -200,10 +200,10 @@ TEST_F(ServeHostile, ClientsThatLeaveMidResponseHurtNoOne) {
   for (int i = 0; i < 30; ++i) {
     HttpConnection c(server->port());
     const int tiny = 1;
-    ::setsockopt(c.socket().native_handle(), SOL_SOCKET, SO_RCVBUF, &tiny, sizeof tiny);
+    ::setsockopt(c.native_handle(), SOL_SOCKET, SO_RCVBUF, &tiny, sizeof tiny);
     c.send("GET /v1/next?count=10000 HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/next?count=10000 HTTP/1.1\r\n\r\n");
     const linger reset{1, 0};  // Close with a reset, mid-response.
-    ::setsockopt(c.socket().native_handle(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    ::setsockopt(c.native_handle(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
   }
   expect_still_serving(*server);
   EXPECT_FALSE(server->exited());

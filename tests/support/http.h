@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // A real HTTP/1.1 client (Boost.Asio + Beast) and a fixture that runs the built
-// `idforge serve` on port 0: what the service's integration tests share.
+// `idforge serve` on port 0: what the service's integration tests share. The
+// parts that instantiate Beast and std::regex are compiled once, in http.cc.
 #ifndef IDFORGE_TESTS_SUPPORT_HTTP_H_
 #define IDFORGE_TESTS_SUPPORT_HTTP_H_
 
@@ -16,15 +17,12 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
 #include "support/cli.h"
@@ -51,69 +49,33 @@ inline std::vector<std::string> ids_of(const std::string& body) {
   return out;
 }
 
-// One client connection to 127.0.0.1:port. Reads give up after 30 s (a guard
-// against a hung server, not a timing assertion).
+// One client connection to 127.0.0.1:port (Boost.Beast's parser, in http.cc).
+// Reads give up after 30 s (a guard against a hung server, not a timing
+// assertion).
 class HttpConnection {
  public:
-  explicit HttpConnection(std::uint16_t port) : socket_(context_) {
-    socket_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-    const timeval guard{30, 0};
-    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &guard, sizeof guard);
-  }
+  explicit HttpConnection(std::uint16_t port);
+  ~HttpConnection();
 
   // Sends GET `target` (with Accept when given) and reads the reply.
-  Reply get(const std::string& target, const std::string& accept = "") {
-    std::string request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-    if (!accept.empty()) request += "Accept: " + accept + "\r\n";
-    send(request + "\r\n");
-    std::optional<Reply> reply = read();
-    EXPECT_TRUE(reply) << "no reply to GET " << target;
-    return reply.value_or(Reply{});
-  }
+  Reply get(const std::string& target, const std::string& accept = "");
 
   // Sends bytes as they are.
-  void send(std::string_view bytes) {
-    boost::system::error_code ec;
-    boost::asio::write(socket_, boost::asio::buffer(bytes.data(), bytes.size()), ec);
-  }
+  void send(std::string_view bytes);
 
   // Reads one reply, or nullopt when the connection ends without one. A reply to
   // HEAD has no body whatever its headers say.
-  std::optional<Reply> read(bool to_head = false) {
-    namespace http = boost::beast::http;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(64 << 20);
-    parser.skip(to_head);
-    boost::system::error_code ec;
-    http::read(socket_, buffer_, parser, ec);
-    if (ec) return std::nullopt;
-    const auto& message = parser.get();
-    Reply reply;
-    reply.status = static_cast<int>(message.result_int());
-    for (const auto& field : message) {
-      std::string name(field.name_string());
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      reply.headers[name] = std::string(field.value());
-    }
-    reply.body = message.body();
-    reply.keep_alive = message.keep_alive();
-    return reply;
-  }
+  std::optional<Reply> read(bool to_head = false);
 
   // True when the server closes the connection (reads end) with nothing more sent.
-  bool closed_by_server() {
-    char byte;
-    boost::system::error_code ec;
-    const std::size_t n = socket_.read_some(boost::asio::buffer(&byte, 1), ec);
-    return n == 0 && (ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset);
-  }
+  bool closed_by_server();
 
-  boost::asio::ip::tcp::socket& socket() { return socket_; }
+  // The socket's descriptor, for socket options.
+  int native_handle();
 
  private:
-  boost::asio::io_context context_;
-  boost::asio::ip::tcp::socket socket_;
-  boost::beast::flat_buffer buffer_;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 // libfaketime (Debian's faketime package), preloaded through env(1) so that the
@@ -163,22 +125,7 @@ class ServerProcess {
 
   // Waits (bounded by `guard_s`, as a guard) for the start-up line that names the
   // port; false if the server exited or the guard passed first.
-  bool wait_listening(int guard_s = 30) {
-    static const std::regex kPort("\"msg\":\"listening\".*\"port\":([0-9]+)");
-    for (int i = 0; i < guard_s * 100; ++i) {
-      std::smatch m;
-      const std::string text = slurp(log_);
-      if (std::regex_search(text, m, kPort)) {
-        port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
-        static const std::regex kGrpcPort("\"msg\":\"listening\".*\"grpc_port\":([0-9]+)");
-        if (std::regex_search(text, m, kGrpcPort)) grpc_port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
-        return true;
-      }
-      if (exited()) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
-  }
+  bool wait_listening(int guard_s = 30);
 
   // Kills the server. A server that ended on its own before this, without a
   // stop() from the test, fails the test with its log (a crash, or a
@@ -239,6 +186,14 @@ class Serve : public Cli {
     const fs::path log = dir_ / ("serve-" + std::to_string(++servers_) + ".log");
     auto server = std::make_unique<ServerProcess>(dir_ / "data", log, std::move(args), std::move(prefix));
     EXPECT_TRUE(server->started());
+    return server;
+  }
+
+  // The same, with the gRPC API on a free port too.
+  std::unique_ptr<ServerProcess> start_grpc(std::vector<std::string> args = {}) {
+    args.insert(args.end(), {"--grpc-listen", "127.0.0.1:0"});
+    auto server = start(std::move(args));
+    EXPECT_NE(server->grpc_port(), 0) << server->log();
     return server;
   }
 
