@@ -41,8 +41,8 @@ done
 step "tsan: concurrency tests, the service, and cluster mode's lease code"
 cmake --preset tsan >/dev/null
 tsan_targets=(core_concurrency_test formats_concurrency_test verify_test serve_test)
-# The gRPC API, when configured with it (IDFORGE_WITH_GRPC, the default).
-if grep -q '^IDFORGE_WITH_GRPC:BOOL=ON' build/tsan/CMakeCache.txt; then tsan_targets+=(serve_grpc_test); fi
+# The gRPC API and the client (its refill thread), when configured with gRPC (IDFORGE_WITH_GRPC, the default).
+if grep -q '^IDFORGE_WITH_GRPC:BOOL=ON' build/tsan/CMakeCache.txt; then tsan_targets+=(serve_grpc_test client_test); fi
 # Cluster mode, when configured with it (IDFORGE_WITH_ETCD, the default).
 if grep -q '^IDFORGE_WITH_ETCD:BOOL=ON' build/tsan/CMakeCache.txt; then tsan_targets+=(etcd_test cluster_test); fi
 cmake --build --preset tsan --target "${tsan_targets[@]}"
