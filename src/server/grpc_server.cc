@@ -90,6 +90,9 @@ Result<Encoding> encoding_of(int value) {
   return static_cast<Encoding>(value - 1);
 }
 
+// How many IDs a request asks for: 0 means 1.
+std::uint64_t count_of(const v1::NextRequest& request) { return request.count() == 0 ? 1 : request.count(); }
+
 v1::Format to_proto(Format format) { return static_cast<v1::Format>(static_cast<int>(format) + 1); }
 v1::Encoding to_proto(Encoding encoding) { return static_cast<v1::Encoding>(static_cast<int>(encoding) + 1); }
 
@@ -114,7 +117,7 @@ class IdsService final : public v1::Ids::CallbackService {
   // Checks `request`, then issues its IDs into `response`: the one place where
   // Next and Stream make IDs.
   grpc::Status issue(const v1::NextRequest& request, v1::NextResponse& response) {
-    const std::uint64_t count = request.count() == 0 ? 1 : request.count();
+    const std::uint64_t count = count_of(request);
     if (count > ids_.max_count()) {
       return invalid("count " + std::to_string(count) + " exceeds this instance's max_count " +
                      std::to_string(ids_.max_count()) + " (its --max-count); ask for fewer or make several calls");
@@ -297,7 +300,7 @@ class IdStream final : public grpc::ServerWriteReactor<v1::NextResponse> {
       : service_(service), request_(request), started_ns_(service.clock().boot_ns()) {
     service_.grpc_metrics().stream_opened();
     if (request_.ids_per_second() > 0) {
-      const std::uint64_t count = request_.batch().count() == 0 ? 1 : request_.batch().count();
+      const std::uint64_t count = count_of(request_.batch());
       // Whole nanoseconds per batch, at least one.
       interval_ns_ = static_cast<std::int64_t>(std::max<double>(
           1, std::min<double>(9e18, 1e9 * static_cast<double>(count) / static_cast<double>(request_.ids_per_second()))));

@@ -288,6 +288,21 @@ TEST_F(ServeGrpc, APacedStreamOfWideIdsEndsWhenCancelledWhileWaiting) {
   EXPECT_TRUE(metrics_show(http, "idforge_grpc_streams_open 0"));
 }
 
+TEST_F(ServeGrpc, AStreamWithABadBatchEndsAtOnceWithInvalidArgument) {
+  auto server = start_grpc({"--max-count", "100"});
+  GrpcClient client(server->grpc_port());
+  v1::StreamRequest request;
+  request.mutable_batch()->set_count(101);
+  auto context = GrpcClient::context();
+  auto reader = client.ids->Stream(context.get(), request);
+  v1::NextResponse batch;
+  EXPECT_FALSE(reader->Read(&batch));
+  const grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_NE(status.error_message().find("max_count 100"), std::string::npos) << status.error_message();
+  EXPECT_EQ(rich_error(status).reason, "invalid_argument");
+}
+
 TEST_F(ServeGrpc, SigtermEndsStreamsWithUnavailableAndStopsCleanly) {
   auto server = start_grpc();
   GrpcClient client(server->grpc_port());
