@@ -45,7 +45,8 @@ start_instance() {  # name args...
   echo "$port $(( $(now_ms) - t0 ))"
 }
 read -r files_port files_ready_ms < <(start_instance files --data-dir "$work/data")
-read -r etcd_port etcd_ready_ms < <(start_instance etcd --etcd "$ETCD_ENDPOINTS")
+"$idforge" nodes init --etcd "$ETCD_ENDPOINTS" >/dev/null
+read -r etcd_port etcd_ready_ms < <(start_instance etcd --etcd "$ETCD_ENDPOINTS" --data-dir "$work/host")
 
 single() {  # port -> req/s
   wrk -t2 -c"$connections" -d"${seconds}s" "http://127.0.0.1:$1/v1/next" >"$work/w.txt"

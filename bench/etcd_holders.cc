@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "idforge/etcd_reservation.h"
+#include "idforge/etcd_space.h"
 
 namespace {
 
@@ -68,6 +69,12 @@ int main(int argc, char** argv) {
   };
   std::vector<Holder> held;
   std::set<std::uint64_t> nodes;
+  // The space the holders share: made on first use, as `serve --create-space` makes it.
+  idforge::EtcdSpaceCheck check;
+  check.prefix = "/bench";
+  check.layout = layout;
+  check.nodes = std::pair<std::uint64_t, std::uint64_t>{0, last};
+  check.create_if_missing = true;
   const auto started = Clock::now();
   for (int i = 0; i < holders; ++i) {
     idforge::EtcdOptions options;
@@ -77,9 +84,11 @@ int main(int argc, char** argv) {
                 options.endpoints.end());
     auto client = idforge::EtcdClient::connect(options, observer);
     if (!client) return std::fprintf(stderr, "connect: %s\n", client.error().message().c_str()), 1;
+    auto space = idforge::EtcdSpace::open(*client, check, clock).space;
+    if (!space) return std::fprintf(stderr, "space: %s\n", space.error().message().c_str()), 1;
     auto lease = idforge::EtcdLease::grant(*client, ttl_s, clock, observer);
     if (!lease) return std::fprintf(stderr, "grant: %s\n", lease.error().message().c_str()), 1;
-    auto node = idforge::EtcdReservation::acquire_any(*lease, "/bench", layout, 0, last, "{\"holder\":" + std::to_string(i) + "}");
+    auto node = idforge::EtcdReservation::acquire_any(*lease, *space, layout, 0, last, "{\"holder\":" + std::to_string(i) + "}");
     if (!node) return std::fprintf(stderr, "acquire %d: %s\n", i, node.error().message().c_str()), 1;
     nodes.insert((*node)->node());
     held.push_back({*lease, std::move(*node)});
@@ -89,8 +98,10 @@ int main(int argc, char** argv) {
   idforge::EtcdOptions options;
   options.endpoints = endpoints;
   auto extra_client = idforge::EtcdClient::connect(options);
+  auto extra_space = idforge::EtcdSpace::open(*extra_client, check, clock).space;
+  if (!extra_space) return std::fprintf(stderr, "space: %s\n", extra_space.error().message().c_str()), 1;
   auto extra_lease = idforge::EtcdLease::grant(*extra_client, ttl_s, clock);
-  auto extra = idforge::EtcdReservation::acquire_any(*extra_lease, "/bench", layout, 0, last, "{}");
+  auto extra = idforge::EtcdReservation::acquire_any(*extra_lease, *extra_space, layout, 0, last, "{}");
   const bool extra_refused = !extra && extra.error().code() == idforge::Errc::unavailable;
   (void)(*extra_lease)->revoke();
 
@@ -104,7 +115,7 @@ int main(int argc, char** argv) {
   if (extend_ms > 0) {
     for (int t = 0; t < 8; ++t) {
       extenders.emplace_back([&, t] {
-        std::int64_t stamp = 1;
+        std::int64_t stamp = layout.tick_at_unix_ms(clock.wall_ns() / 1'000'000);
         while (!stop.load()) {
           const auto round = Clock::now();
           for (std::size_t i = static_cast<std::size_t>(t); i < held.size(); i += 8) {

@@ -352,4 +352,17 @@ std::optional<std::string_view> TokenReader::next_line() {
   }
 }
 
+Result<std::pair<std::uint64_t, std::uint64_t>> parse_nodes(const std::string& text, const Layout& layout) {
+  const std::uint64_t last = (1ULL << layout.node_bits()) - 1;
+  if (text.empty()) return std::pair<std::uint64_t, std::uint64_t>{0, last};
+  const std::size_t dash = text.find('-');
+  const std::optional<std::uint64_t> a = dash == std::string::npos ? std::nullopt : parse_whole(text.substr(0, dash));
+  const std::optional<std::uint64_t> b = dash == std::string::npos ? std::nullopt : parse_whole(text.substr(dash + 1));
+  if (!a || !b || *a > *b || *b > last) {
+    return Error(Errc::invalid_argument, "--nodes '" + text + "' must be FIRST-LAST with 0 <= FIRST <= LAST <= " +
+                                             std::to_string(last) + " (layout " + std::string(layout.name()) + ")");
+  }
+  return std::pair<std::uint64_t, std::uint64_t>{*a, *b};
+}
+
 }  // namespace idforge::cli

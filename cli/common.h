@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "idforge/layout.h"
@@ -99,6 +100,10 @@ Result<std::uint64_t> parse_node(const std::string& text, std::uint64_t last, co
 // whose --help errors point to.
 Result<std::optional<std::uint64_t>> resolve_node(const Layout& layout, const std::optional<std::string>& flag,
                                                   const std::vector<std::string>& extras, std::string_view command);
+
+// A node range from --nodes (`text`): "FIRST-LAST" within the layout's nodes; an
+// empty text is every node of the layout.
+Result<std::pair<std::uint64_t, std::uint64_t>> parse_nodes(const std::string& text, const Layout& layout);
 
 // The help text of --layout, shared by every subcommand that takes one.
 std::string layout_option_help();

@@ -8,7 +8,6 @@
 #include "common.h"
 #include "idforge/clock.h"
 #include "idforge/encoding.h"
-#include "idforge/file_reservation.h"
 #include "idforge/flake128.h"
 #include "idforge/generator.h"
 #include "idforge/ksuid.h"
@@ -16,6 +15,8 @@
 #include "idforge/renewer.h"
 #include "idforge/ulid.h"
 #include "idforge/uuid.h"
+#include "run_node.h"
+#include "serve_cluster.h"
 
 namespace idforge::cli {
 namespace {
@@ -30,6 +31,7 @@ struct GenOptions {
   std::int64_t max_lead_ms = GeneratorOptions{}.max_lead_ms;
   std::int64_t max_wait_ms = GeneratorOptions{}.max_wait_ms;
   bool verbose = false;
+  ClusterFlags cluster;  // --etcd: the node is leased from the cluster's ID space.
 };
 
 // flake-128 workers picked automatically come from 0 .. kAutoWorkers - 1.
@@ -75,24 +77,22 @@ Result<std::optional<std::uint64_t>> flake128_worker(const GenOptions& options, 
 }
 
 // Takes the node (or the lowest free one) and prints what acquiring found.
-Result<std::unique_ptr<FileReservation>> take_node(const GenOptions& options, const NodeSpace& space,
-                                                   std::optional<std::uint64_t> node, std::uint64_t last_auto) {
+Result<RunNode> take_node(const GenOptions& options, const NodeSpace& space, const Layout& layout,
+                          std::optional<std::uint64_t> node, std::uint64_t last_auto, Clock& clock) {
   Result<DataDir> dir = resolve_data_dir(options.data_dir);
   if (!dir) return dir.error();
   if (dir->warning) print_error(*dir->warning);
-  Result<std::unique_ptr<FileReservation>> reservation =
-      node ? FileReservation::acquire(dir->path, space, *node)
-           : FileReservation::acquire_any(dir->path, space, 0, last_auto);
-  if (!reservation) return reservation;
-  for (const std::string& note : (*reservation)->notes()) print_error("warning: " + note);
+  Result<RunNode> taken = take_run_node(options.cluster, dir->path, space, layout, node, last_auto, clock);
+  if (!taken) return taken;
+  for (const std::string& note : taken->notes) print_error("warning: " + note);
   if (options.verbose) {
-    print_error("holding node " + std::to_string((*reservation)->node()) + " of " + space.name + " in " +
-                FileReservation::space_dir(dir->path, space).string() +
-                ((*reservation)->inherited_stamp()
-                     ? "; stamps start after " + std::to_string(*(*reservation)->inherited_stamp())
+    print_error("holding node " + std::to_string(taken->reservation->node()) + " of " + space.name + " in " +
+                taken->where +
+                (taken->reservation->inherited_stamp()
+                     ? "; stamps start after " + std::to_string(*taken->reservation->inherited_stamp())
                      : "; the node was never held"));
   }
-  return reservation;
+  return taken;
 }
 
 // How a run ends: printed everything, a generator refusal, a failed write, or a
@@ -142,9 +142,9 @@ int run_flake128(CLI::App& app, const GenOptions& options, std::uint64_t count, 
                  Clock& clock) {
   Result<std::optional<std::uint64_t>> worker = flake128_worker(options, app.remaining());
   if (!worker) return fail(worker.error());
-  Result<std::unique_ptr<FileReservation>> reservation = take_node(options, NodeSpace::flake128(), *worker, kAutoWorkers - 1);
-  if (!reservation) return fail(reservation.error());
-  Result<std::unique_ptr<Flake128Generator>> generator = Flake128Generator::create(policy, clock, **reservation);
+  Result<RunNode> held = take_node(options, NodeSpace::flake128(), Layout::twitter(), *worker, kAutoWorkers - 1, clock);
+  if (!held) return fail(held.error());
+  Result<std::unique_ptr<Flake128Generator>> generator = Flake128Generator::create(policy, clock, *held->reservation);
   if (!generator) return fail(generator.error());
   int status = kExitOk;
   {
@@ -153,6 +153,7 @@ int run_flake128(CLI::App& app, const GenOptions& options, std::uint64_t count, 
     status = print_wide(count, **generator);
   }
   if (Result<void> closed = (*generator)->close(); !closed && status == kExitOk) status = fail(closed.error());
+  if (Result<void> ended = held->end(); !ended && status == kExitOk) status = fail(ended.error());
   return status;
 }
 
@@ -191,7 +192,8 @@ int run_gen_wide(CLI::App& app, const GenOptions& options, std::uint64_t count, 
   return kExitUsage;
 }
 
-int run_gen(CLI::App& app, const GenOptions& options) {
+int run_gen(CLI::App& app, GenOptions& options) {
+  if (const char* datacenter = std::getenv("IDFORGE_DATACENTER")) options.cluster.datacenter = datacenter;
   Result<Format> format = parse_format(options.format);
   if (!format) return fail(format.error());
   Result<std::uint64_t> count = parse_count(options.count);
@@ -205,8 +207,9 @@ int run_gen(CLI::App& app, const GenOptions& options) {
   Result<std::optional<std::uint64_t>> node = resolve_node(*layout, options.node, app.remaining(), "gen");
   if (!node) return fail(node.error());
   const std::uint64_t last_node = (1ULL << layout->node_bits()) - 1;
-  Result<std::unique_ptr<FileReservation>> reservation = take_node(options, *layout, *node, last_node);
-  if (!reservation) return fail(reservation.error());
+  SystemClock clock;
+  Result<RunNode> held = take_node(options, *layout, *layout, *node, last_node, clock);
+  if (!held) return fail(held.error());
 
   const double cap = layout->capacity().ids_per_second_per_node;
   if (static_cast<double>(*count) / cap > kSlowRunSeconds && ::isatty(STDERR_FILENO)) {
@@ -214,12 +217,11 @@ int run_gen(CLI::App& app, const GenOptions& options) {
                 std::to_string(static_cast<std::uint64_t>(cap)) + " per second take about " +
                 std::to_string(static_cast<std::uint64_t>(static_cast<double>(*count) / cap + 0.5)) + " s");
   }
-  SystemClock clock;
   GeneratorOptions generator_options;
   generator_options.layout = *layout;
   generator_options.max_lead_ms = options.max_lead_ms;
   generator_options.max_wait_ms = options.max_wait_ms;
-  Result<std::unique_ptr<Generator>> generator = Generator::create(generator_options, clock, **reservation);
+  Result<std::unique_ptr<Generator>> generator = Generator::create(generator_options, clock, *held->reservation);
   if (!generator) return fail(generator.error());
   int status = kExitOk;
   {
@@ -243,6 +245,7 @@ int run_gen(CLI::App& app, const GenOptions& options) {
     status = finish(out, made, printed);
   }
   if (Result<void> closed = (*generator)->close(); !closed && status == kExitOk) status = fail(closed.error());
+  if (Result<void> ended = held->end(); !ended && status == kExitOk) status = fail(ended.error());
   return status;
 }
 
@@ -272,7 +275,11 @@ Command add_gen(CLI::App& root) {
       "--worker N, or the lowest free of 0-1023 is taken); the other formats need no\n"
       "node. --max-lead-ms and --max-wait-ms apply to every time-ordered format.\n\n"
       "A closed pipe, SIGTERM, SIGINT or SIGHUP stops the run at once with one line on\n"
-      "stderr; the final reservation is written, so the next run starts without delay.\n");
+      "stderr; the final reservation is written, so the next run starts without delay.\n\n"
+      "On a cluster's hosts (--etcd, or IDFORGE_ETCD set as for 'idforge serve'), the\n"
+      "node is leased from the cluster's ID space in etcd, as serve leases it, and\n"
+      "given back at the end; a data directory whose nodes a cluster leases refuses\n"
+      "to hand them out itself.\n");
   app->add_option("--format", options->format, "snowflake, ulid, uuidv4, uuidv7, objectid, ksuid or flake128")
       ->capture_default_str();
   app->add_option("--layout", options->layout, layout_option_help())->capture_default_str();
@@ -288,6 +295,13 @@ Command add_gen(CLI::App& root) {
   app->add_option("--max-wait-ms", options->max_wait_ms, "How long to wait for the clock before failing")
       ->capture_default_str();
   app->add_flag("-v,--verbose", options->verbose, "Say on stderr which data directory and node the run holds");
+  add_etcd_flags(*app, options->cluster);
+  // Not --datacenter: twitter's node field has that name. The datacenter comes from
+  // IDFORGE_DATACENTER, as a cluster host sets it for serve.
+  app->add_flag("--create-space", options->cluster.create_space,
+                "With --etcd: make the ID space when the prefix has none (as serve --create-space)")
+      ->envname("IDFORGE_CREATE_SPACE")
+      ->group("etcd");
   app->allow_extras();
   app->footer("Exit codes: 0 done; 1 failure (node held, clock behind, I/O, closed output, stopped by a signal);\n"
               "2 bad flags or input.");

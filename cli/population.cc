@@ -101,9 +101,26 @@ void Population::set_now(std::int64_t unix_ms) {
 }
 
 Result<DecodedId> Population::decode_word(std::string_view word) const {
+  const auto all_of = [word](std::string_view set) {
+    return !word.empty() && word.find_first_not_of(set) == std::string_view::npos;
+  };
+  const bool hex32 = word.size() == kFlake128TextLength && all_of("0123456789abcdefABCDEF");
   if (options_.format || options_.encoding) {
-    return decode_as(word, options_.format.value_or(Format::snowflake), options_.layout,
-                     options_.encoding.value_or(Encoding::decimal));
+    const Format format = options_.format.value_or(Format::snowflake);
+    if (hex32 && (format == Format::uuidv4 || format == Format::uuidv7)) {
+      // Named a UUID, the 32 hex digits are one written without its dashes.
+      std::string dashed(word);
+      for (std::size_t at : {std::size_t{20}, std::size_t{16}, std::size_t{12}, std::size_t{8}}) dashed.insert(at, 1, '-');
+      return decode_as(dashed, format, options_.layout, Encoding::decimal);
+    }
+    return decode_as(word, format, options_.layout, options_.encoding.value_or(Encoding::decimal));
+  }
+  if (options_.digits_are_snowflakes && all_of("0123456789")) {
+    return decode_as(word, Format::snowflake, options_.layout, Encoding::decimal);
+  }
+  if (hex32) {
+    return Error(Errc::invalid_argument, "ambiguous: a flake-128 ID, or a UUID written without dashes; name it "
+                                         "with --format flake128 (or uuidv7, uuidv4)");
   }
   return decode(word, options_.layout);
 }

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Population: the IDs `idforge verify` reads, checked as they arrive.
 //
-// Every word of every input is read as an ID (any text form the decoder reads) and
-// counted per node: a Snowflake ID's node fields, a flake-128 ID's worker, an
+// Every word of every input is read as an ID (any text form the decoder reads, and
+// nothing the decoder would have to guess at: a word that reads two ways, such as
+// 32 hex digits that are a flake-128 ID or a UUID written without dashes, is
+// unparsed unless a format is named) and counted per node: a Snowflake ID's node fields, a flake-128 ID's worker, an
 // ObjectId's process value; ULID, UUID and KSUID IDs count per format. As they
 // arrive it notes, per node, the first and last instant, order inversions (an ID
 // below the one before it from the same node in the same input; not for UUIDv4 and
@@ -38,6 +40,10 @@ struct PopulationOptions {
   std::optional<Format> format;
   // Read Snowflake IDs in this encoding only (implies format snowflake; Default: detect).
   std::optional<Encoding> encoding;
+  // Read every word of digits as a decimal Snowflake ID of `layout`, never as a
+  // fixed-width encoding of the same length (the user named the layout).
+  // Default: false (a 11, 13 or 16-digit word is ambiguous, and unparsed).
+  bool digits_are_snowflakes = false;
   // Memory for the IDs themselves before they spill to `tmp_dir`.
   std::size_t memory_bytes = std::size_t{1} << 30;
   std::string tmp_dir = "/tmp";
@@ -132,7 +138,10 @@ class Population {
   // word to the slow path, which reads it or says why not.
   bool read_decimal(std::string_view word, std::uint64_t& id) const {
     const std::size_t n = word.size();
-    if (n == 0 || n > 19 || (n > 1 && word[0] == '0') || (detect_ && ambiguous_length(n))) return false;
+    if (n == 0 || n > 19 || (n > 1 && word[0] == '0') ||
+        (detect_ && !options_.digits_are_snowflakes && ambiguous_length(n))) {
+      return false;
+    }
     // The leading n % 8 digits one by one, then eight at a time.
     const char* p = word.data();
     const char* const end = p + n;

@@ -76,20 +76,6 @@ Result<Endpoint> parse_listen(const std::string& text, std::string_view flag = "
   return Endpoint{host, static_cast<std::uint16_t>(*port)};
 }
 
-// Node range "FIRST-LAST" within the layout's nodes.
-Result<std::pair<std::uint64_t, std::uint64_t>> parse_nodes(const std::string& text, const Layout& layout) {
-  const std::uint64_t last = (1ULL << layout.node_bits()) - 1;
-  if (text.empty()) return std::pair<std::uint64_t, std::uint64_t>{0, last};
-  const std::size_t dash = text.find('-');
-  const std::optional<std::uint64_t> a = dash == std::string::npos ? std::nullopt : parse_whole(text.substr(0, dash));
-  const std::optional<std::uint64_t> b = dash == std::string::npos ? std::nullopt : parse_whole(text.substr(dash + 1));
-  if (!a || !b || *a > *b || *b > last) {
-    return Error(Errc::invalid_argument, "--nodes '" + text + "' must be FIRST-LAST with 0 <= FIRST <= LAST <= " +
-                                             std::to_string(last) + " (layout " + std::string(layout.name()) + ")");
-  }
-  return std::pair<std::uint64_t, std::uint64_t>{*a, *b};
-}
-
 // Blocks the signals the service answers in this thread and every thread it
 // starts, so that sigwait() below receives them: SIGTERM and SIGINT drain and
 // stop; SIGHUP and SIGUSR1 (sent by log rotators and supervisors, fatal by
@@ -195,18 +181,26 @@ int run_serve(const ServeOptions& options) {
   // An extension through etcd is a network round trip: requests never make one
   // (they wait up to --max-wait-ms for the renewer, then get 503).
   service.generator.extend_on_demand = !cluster;
-  // Cluster mode keeps nodes and marks in etcd: the data directory is not used.
-  std::optional<DataDir> data_dir;
+  // The data directory: the nodes' files, or in cluster mode (where nodes and
+  // marks live in etcd) this host's own record of the ID space.
+  Result<DataDir> dir = resolve_data_dir(options.data_dir);
+  if (!dir) return fail_to_start(dir.error());
+  const std::optional<DataDir> data_dir = *dir;
   std::unique_ptr<detail::NodeSource> source;
   if (cluster) {
-    Result<std::unique_ptr<detail::NodeSource>> etcd =
-        etcd_source_from(options.cluster, Instance{*layout, choice, options.listen}, clock);
+    Instance instance{.layout = *layout,
+                      .node = node,
+                      .nodes = options.nodes.empty() ? std::nullopt : std::optional(*nodes),
+                      .listen = options.listen,
+                      .host_dir = dir->path};
+    Result<std::unique_ptr<detail::NodeSource>> etcd = etcd_source_from(options.cluster, instance, clock);
     if (!etcd) return fail_to_start(etcd.error());
     source = std::move(*etcd);
   } else {
-    Result<DataDir> dir = resolve_data_dir(options.data_dir);
-    if (!dir) return fail_to_start(dir.error());
-    data_dir = *dir;
+    if (!options.cluster.datacenter.empty() || options.cluster.create_space) {
+      return fail_to_start(Error(Errc::invalid_argument, "--datacenter and --create-space are for cluster mode: give "
+                                                         "--etcd too (or IDFORGE_ETCD)"));
+    }
     source = detail::file_source(dir->path, *layout, choice);
   }
   // The other instances' clocks (cluster mode), before this one takes a node; then each minute.

@@ -69,8 +69,23 @@ void add_etcd_flags(CLI::App& app, ClusterFlags& flags) {
       ->group(group);
 }
 
+void add_space_flags(CLI::App& app, ClusterFlags& flags) {
+  const char* group = "etcd";
+  app.add_option("--datacenter", flags.datacenter,
+                 "This instance's datacenter: the ID space under the prefix must be that datacenter's (made with "
+                 "'nodes init --datacenter'), so an instance pointed at another datacenter's etcd is refused")
+      ->envname("IDFORGE_DATACENTER")
+      ->group(group);
+  app.add_flag("--create-space", flags.create_space,
+               "Make the ID space, as 'idforge nodes init' would, when the prefix has none (and neither this process "
+               "nor this host used one there): for demos and first deploys")
+      ->envname("IDFORGE_CREATE_SPACE")
+      ->group(group);
+}
+
 void add_cluster_flags(CLI::App& app, ClusterFlags& flags) {
   add_etcd_flags(app, flags);
+  add_space_flags(app, flags);
   const char* group = "etcd";
   app.add_option("--lease-ttl-s", flags.lease_ttl_s,
                  "etcd lease TTL: a dead instance's node is free again this long after it stopped answering")
@@ -112,6 +127,14 @@ Result<EtcdOptions> etcd_options_from(const ClusterFlags& flags) {
   }
   return options;
 }
+
+Result<std::shared_ptr<EtcdClient>> connect_etcd(const ClusterFlags& flags, const std::string& endpoints) {
+  Result<EtcdOptions> etcd = etcd_options_from(flags);
+  if (!etcd) return etcd.error();
+  if (!endpoints.empty()) etcd->endpoints = split_urls(endpoints);
+  route_grpc_log([](std::string_view) {});
+  return EtcdClient::connect(*etcd);
+}
 #endif
 
 Result<std::unique_ptr<detail::NodeSource>> etcd_source_from(const ClusterFlags& flags, const Instance& instance,
@@ -124,7 +147,11 @@ Result<std::unique_ptr<detail::NodeSource>> etcd_source_from(const ClusterFlags&
   options.prefix = flags.prefix;
   options.lease_ttl_s = flags.lease_ttl_s;
   options.layout = instance.layout;
-  options.choice = instance.choice;
+  options.node = instance.node;
+  options.nodes = instance.nodes;
+  options.datacenter = flags.datacenter;
+  options.create_space = flags.create_space;
+  options.host_dir = instance.host_dir;
   options.holder = nlohmann::json{{"host", host_name()},
                                   {"pid", ::getpid()},
                                   {"listen", instance.listen},

@@ -28,24 +28,35 @@ struct ClusterFlags {
   std::string user;
   std::string password_file;
   bool wait_for_node = false;
+  std::string datacenter;   // This instance's datacenter; empty: any.
+  bool create_space = false;
 };
 
 // Registers the flags that reach etcd (--etcd, --etcd-prefix, TLS, auth) on `app`.
 void add_etcd_flags(CLI::App& app, ClusterFlags& flags);
+// Registers --datacenter and --create-space (who the instance is, and whether it
+// may make the space), on a command that takes nodes from etcd.
+void add_space_flags(CLI::App& app, ClusterFlags& flags);
 // Registers those and serve's own (--lease-ttl-s, --wait-for-node) on `serve`.
 void add_cluster_flags(CLI::App& serve, ClusterFlags& flags);
 
 // What else a source needs to know about this instance.
 struct Instance {
   Layout layout;
-  detail::NodeChoice choice;
-  std::string listen;  // As given, recorded in etcd for `idforge nodes`.
+  std::optional<std::uint64_t> node;                              // --node
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> nodes;   // --nodes; neither: the space's range
+  std::string listen;  // As given, recorded in etcd for `idforge nodes`; empty for a command.
+  std::string host_dir;  // The data directory for this host's own record; empty: none.
 };
 
 #if IDFORGE_WITH_ETCD
 // How to reach etcd, from the flags (reading TLS files and the password). Fails
 // with invalid_argument for bad flags and io for unreadable files.
 Result<EtcdOptions> etcd_options_from(const ClusterFlags& flags);
+// A client of the etcd at `endpoints` (Default: --etcd) with the flags' TLS and
+// credentials, for a command: gRPC's own reports are silenced, since the call's
+// error says what failed.
+Result<std::shared_ptr<EtcdClient>> connect_etcd(const ClusterFlags& flags, const std::string& endpoints = "");
 #endif
 
 // The etcd source the flags describe (reading TLS files and the password). Fails

@@ -26,6 +26,7 @@ struct VerifyOptions {
   std::string encoding;
   bool json = false;
   bool ranges = false;
+  bool skip_unparsed = false;
   std::string tmp_dir;
   std::size_t memory_mb = 1024;
   std::vector<std::string> files;
@@ -231,8 +232,27 @@ std::string to_text(const Layout& layout, const std::vector<Input>& inputs, cons
   out += "\n" + (r.duplicates == 0 ? "no duplicates among " + std::to_string(r.ids) + " IDs"
                                    : std::to_string(r.duplicates) + " duplicates among " + std::to_string(r.ids) +
                                          " IDs") +
-         "\n";
+         (r.unparsed != 0 ? ", and " + std::to_string(r.unparsed) + " words not read" : std::string()) + "\n";
   return out;
+}
+
+// Why the check proves less than it seems to, or nothing when it is complete: no
+// ID read at all, or words left unread (unless the user asked to skip them).
+std::optional<std::string> incomplete(const PopulationReport& r, const VerifyOptions& options) {
+  const std::string hint = "name their form with --layout, --format or --encoding, or fix the input (one ID a word, "
+                           "white space between)";
+  if (r.ids == 0) {
+    return r.unparsed == 0 ? std::string("no ID was read: the input is empty, so nothing was verified")
+                           : "no word was read as an ID (" + std::to_string(r.unparsed) + " words, such as '" +
+                                 r.unparsed_examples.front().text + "': " + r.unparsed_examples.front().error +
+                                 "), so nothing was verified; " + hint;
+  }
+  if (r.unparsed != 0 && !options.skip_unparsed) {
+    return std::to_string(r.unparsed) + " words were not read as IDs (such as '" + r.unparsed_examples.front().text +
+           "': " + r.unparsed_examples.front().error + "), so the check says nothing about them; " + hint +
+           " (or pass --skip-unparsed to accept the check of the rest)";
+  }
+  return std::nullopt;
 }
 
 std::string default_tmp_dir() {
@@ -262,18 +282,29 @@ int run_verify_ids(const VerifyOptions& options, const PopulationOptions& popula
     locate(inputs, population, *report);
   }
   progress.clear();
+  const std::optional<std::string> gap = incomplete(*report, options);
+  nlohmann::json json;
+  if (options.json) {
+    json = to_json(population_options.layout, inputs, *report, spilled);
+    json["complete"] = !gap.has_value();
+  }
   Output out;
-  out.append(options.json ? to_json(population_options.layout, inputs, *report, spilled).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"
+  out.append(options.json ? json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"
                           : to_text(population_options.layout, inputs, *report));
   if (!out.flush()) return kExitFailure;
+  if (gap) {
+    print_error(*gap);
+    return kExitFailure;
+  }
   return report->duplicates == 0 ? kExitOk : kExitFailure;
 }
 
-int run_verify(const VerifyOptions& options) {
+int run_verify(const VerifyOptions& options, bool layout_given) {
   Result<Layout> layout = Layout::parse(options.layout);
   if (!layout) return fail(layout.error());
   PopulationOptions population;
   population.layout = *layout;
+  population.digits_are_snowflakes = layout_given;
   if (!options.format.empty()) {
     Result<Format> f = parse_format(options.format);
     if (!f) return fail(f.error());
@@ -308,6 +339,11 @@ Command add_verify(CLI::App& root) {
       "Check a population of IDs for duplicates: the outputs of many machines at once\n"
       "(several files are one population), in any text form 'idforge decode' reads.\n"
       "Reads standard input when no file is given ('-' is standard input too).\n\n"
+      "Every word must be read as an ID, and one way only: digits are a Snowflake ID\n"
+      "of --layout when --layout is given, and words of two readings (16 digits:\n"
+      "Snowflake or hex; 32 hex digits: flake-128 or a UUID without dashes) need\n"
+      "--layout or --format. A check that reads no ID, or leaves words unread, fails\n"
+      "(--skip-unparsed accepts the rest).\n\n"
       "Reports IDs read; duplicates (an ID seen n times counts n - 1), with the\n"
       "smallest repeated IDs and, for inputs that are files, where each was seen;\n"
       "words that are no ID, with their lines; and per node (a Snowflake ID's node\n"
@@ -333,8 +369,10 @@ Command add_verify(CLI::App& root) {
                   "Read Snowflake IDs in this text form only: dec, hex, base62, base32 or base58 (Default: detect)");
   app->add_flag("--json", options->json,
                 "One JSON object: ids, duplicates, unparsed, out_of_order, future, nodes, repeats, "
-                "unparsed_examples, inputs");
+                "unparsed_examples, inputs, complete (every word read, at least one ID)");
   app->add_flag("--ranges", options->ranges, "The files are audit logs: check their ranges for overlaps");
+  app->add_flag("--skip-unparsed", options->skip_unparsed,
+                "Words that are no ID are reported, and do not fail the check of the others");
   app->add_option("--tmp-dir", options->tmp_dir, "Where IDs that do not fit in memory go (Default: $TMPDIR, else /tmp)");
   app->add_option("--memory-mb", options->memory_mb,
                   "Memory for the IDs themselves, in MiB (as much again when other formats are mixed in bulk "
@@ -342,10 +380,11 @@ Command add_verify(CLI::App& root) {
       ->check(CLI::Range(std::size_t{16}, std::size_t{1} << 20))
       ->capture_default_str();
   app->footer(
-      "Exit codes: 0 no duplicates (words that are no ID are reported but do not fail);\n"
-      "1 duplicates or overlapping ranges, or the check could not finish (a read error,\n"
-      "--tmp-dir full); 2 bad flags or an input that cannot be opened.");
-  return {app, [options] { return run_verify(*options); }};
+      "Exit codes: 0 no duplicates among the IDs read, every word read; 1 duplicates or\n"
+      "overlapping ranges, no ID read, words left unread (without --skip-unparsed), or the\n"
+      "check could not finish (a read error, --tmp-dir full); 2 bad flags or an input that\n"
+      "cannot be opened.");
+  return {app, [app, options] { return run_verify(*options, app->count("--layout") > 0); }};
 }
 
 }  // namespace idforge::cli

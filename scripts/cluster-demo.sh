@@ -34,11 +34,15 @@ pids+=("${ETCD_PIDS[@]}")
 endpoints="$ETCD_ENDPOINTS"
 echo "etcd: 3 members at $endpoints"
 
+# The ID space, made once: instances take nodes only from a space made on purpose.
+"$idforge" nodes init --etcd "$endpoints" --nodes 0-9
+echo
+
 ports=()
 for i in 0 1 2; do
   ports+=("$(free_port)")
-  "$idforge" serve --listen "127.0.0.1:${ports[$i]}" --etcd "$endpoints" --nodes 0-9 --wait-for-node \
-    2>"$work/serve-$i.log" &
+  "$idforge" serve --listen "127.0.0.1:${ports[$i]}" --etcd "$endpoints" --wait-for-node \
+    --data-dir "$work/host-$i" 2>"$work/serve-$i.log" &
   pids+=($!)
 done
 for i in 0 1 2; do

@@ -3,25 +3,30 @@
 // machines share one set of nodes (docs/cluster.md). Built when idforge is
 // configured with IDFORGE_WITH_ETCD (Default: ON); link idforge::etcd.
 //
-// The store. Under a key prefix (Default "/idforge"), per ID space (NodeSpace):
+// The store. Under a key prefix (Default "/idforge"), one ID space (etcd_space.h):
 //
-//   <prefix>/geometry                 the Snowflake geometry of the cluster
-//   <prefix>/layout                   the layout spec of the instance that recorded it
+//   <prefix>/space                    the space's identity, made once by `idforge nodes init`
 //   <prefix>/<space>/holder/<N>       who holds node N; bound to the holder's lease
 //   <prefix>/<space>/mark/<N>         the largest stamp node N's holders may have
 //                                     issued; bound to no lease, so it outlives them
 //
+// where <space> is a NodeSpace: the Snowflake geometry ("snowflake-node10-seq12")
+// or "flake128".
+//
 // Guarantees (they rest on etcd's strictly serializable transactions, never on
 // any clock or on the lease's timing):
 //   - One holder per node. Acquiring is one transaction that puts the holder key,
-//     bound to the caller's lease, only if no holder key exists, and reads the mark
-//     in the same step; a successor starts after that mark, whatever its clock says.
+//     bound to the caller's lease, only if no holder key exists and the space's
+//     record is the one the caller opened, and reads the mark in the same step; a
+//     successor starts after that mark, whatever its clock says. A missing mark is
+//     a store that forgot (every node of a space has one), never "start at the clock".
 //   - No stamp past the durable mark. An extension is one transaction that raises
-//     the mark only if the holder key still carries this holder's lease; when it
-//     does not, the holder gets `lease_lost` and its generator stops for good.
-//   - One geometry per prefix. The first holder records its geometry; a layout with
-//     another one is refused, naming both (two geometries on one node range would
-//     put IDs in overlapping bit positions).
+//     the mark only if the holder key still carries this holder's lease and the
+//     space's record is unchanged; when not, the holder gets `lease_lost` and its
+//     generator stops for good.
+//   - Every answer's revision goes to the space (EtcdSpace::witness): a store that
+//     went back in time is refused, and so is a mark below what this host itself
+//     reserved on the node.
 //   - The holder fences itself (EtcdLease): it stops issuing before its lease can
 //     expire on the etcd leader, so a successor never issues while it still does.
 //
@@ -36,8 +41,10 @@
 //   idforge::EtcdOptions options;
 //   options.endpoints = {"http://10.0.0.1:2379", "http://10.0.0.2:2379"};
 //   auto client = idforge::EtcdClient::connect(options);
+//   auto space = idforge::EtcdSpace::open(*client, {.prefix = "/idforge", .layout = layout}, clock);
 //   auto lease = idforge::EtcdLease::grant(*client, /*ttl_s=*/10, clock);
-//   auto node = idforge::EtcdReservation::acquire_any(*lease, "/idforge", layout, 0, 1023, holder_json);
+//   auto node = idforge::EtcdReservation::acquire_any(*lease, *space, layout, (*space)->first(), (*space)->last(),
+//                                                     holder_json);
 //   auto generator = idforge::Generator::create(generator_options, clock, **node);
 #ifndef IDFORGE_ETCD_RESERVATION_H_
 #define IDFORGE_ETCD_RESERVATION_H_
@@ -84,7 +91,7 @@ struct EtcdObserver {
   // A keepalive was answered `round_trip_ns` after it was sent.
   std::function<void(std::int64_t round_trip_ns)> keepalive;
   // A call failed; `kind` is one of "unavailable", "timeout", "auth", "not_found",
-  // "rejected", "other".
+  // "rejected", "foreign_cluster" (a member of another cluster answered), "other".
   std::function<void(std::string_view kind, const Error& error)> error;
   // A lease was lost, and why.
   std::function<void(std::int64_t lease, const Error& why)> lease_lost;
@@ -104,6 +111,13 @@ class EtcdClient {
 
   // The endpoints as given, for messages.
   const std::vector<std::string>& endpoints() const;
+  // The ID of the etcd cluster this client talks to: the first one a member
+  // answered with (0 before any did). Members of any other cluster are never used.
+  std::uint64_t cluster_id() const;
+  // True once every member whose cluster is known answers as another cluster: the
+  // cluster at these endpoints was replaced (or restored from a snapshot with a
+  // new token). A new client learns the new one; an ID space decides whether to use it.
+  bool cluster_replaced() const;
 
   class Impl;
   Impl& impl() { return *impl_; }
@@ -187,23 +201,26 @@ class EtcdLease {
   std::unique_ptr<Keeper> keeper_;
 };
 
+class EtcdSpace;
+
 class EtcdReservation final : public Reservation {
  public:
-  // Takes `node` of `space` under `prefix` with `lease`; `holder` is recorded as
-  // the holder key's value (a JSON object naming the host, PID and address, for
-  // `idforge nodes`). Fails with invalid_argument for a bad prefix, a node outside
-  // the space or a geometry other than the prefix's, unavailable when the node is
-  // held (naming the holder) or etcd does not answer, io for a damaged mark, and
-  // lease_lost when the lease is.
-  static Result<std::unique_ptr<EtcdReservation>> acquire(std::shared_ptr<EtcdLease> lease, const std::string& prefix,
-                                                          const NodeSpace& space, std::uint64_t node,
-                                                          const std::string& holder);
+  // Takes `node` of `which` (the space's Snowflake geometry, or flake-128's
+  // workers) in `space` with `lease`; `holder` is recorded as the holder key's
+  // value (a JSON object naming the host, PID and address, for `idforge nodes`).
+  // Fails with invalid_argument for a node outside the space, unavailable when the
+  // node is held (naming the holder) or etcd does not answer, io for a damaged
+  // mark or a store the space refuses, and lease_lost when the lease is lost or the
+  // space's record changed.
+  static Result<std::unique_ptr<EtcdReservation>> acquire(std::shared_ptr<EtcdLease> lease,
+                                                          std::shared_ptr<EtcdSpace> space, const NodeSpace& which,
+                                                          std::uint64_t node, const std::string& holder);
 
   // Takes the lowest free node in [first, last], skipping nodes with a damaged
   // mark (with a note). Fails with unavailable naming the range when every node
   // is held. REQUIRES: first <= last.
   static Result<std::unique_ptr<EtcdReservation>> acquire_any(std::shared_ptr<EtcdLease> lease,
-                                                              const std::string& prefix, const NodeSpace& space,
+                                                              std::shared_ptr<EtcdSpace> space, const NodeSpace& which,
                                                               std::uint64_t first, std::uint64_t last,
                                                               const std::string& holder);
 
@@ -224,15 +241,18 @@ class EtcdReservation final : public Reservation {
   // The node's mark key.
   const std::string& mark_key() const { return mark_key_; }
   EtcdLease& lease() { return *lease_; }
+  EtcdSpace& space() { return *space_; }
 
  private:
-  EtcdReservation() = default;
-  Error lost_error(const std::string& holder_now) const;
+  EtcdReservation();
+  Error lost_error(const std::string& holder_now, const std::optional<std::string>& space_now);
 
   std::shared_ptr<EtcdLease> lease_;
-  std::string space_;
+  std::shared_ptr<EtcdSpace> space_;
+  NodeSpace which_;
   std::uint64_t node_ = 0;
   std::optional<std::int64_t> inherited_;
+  std::int64_t reserved_ = 0;  // The mark this holder last made durable.
   std::vector<std::string> notes_;
   std::string holder_key_;
   std::string mark_key_;
@@ -246,18 +266,9 @@ struct EtcdNodeRecord {
   std::uint64_t node = 0;
   std::optional<std::string> holder;  // The holder key's value; nullopt: free.
   std::int64_t lease = 0;             // The holder's lease; 0 when free.
-  std::optional<std::int64_t> mark;   // nullopt: never held, or damaged (see mark_text).
+  std::optional<std::int64_t> mark;   // nullopt: none, or damaged (see mark_text).
   std::string mark_text;              // The mark key's value as stored.
 };
-
-// Every node under `prefix` that is held or has a mark, sorted by space and node,
-// and the recorded layout spec and geometry (empty when none).
-struct EtcdNodes {
-  std::string geometry;
-  std::string layout;
-  std::vector<EtcdNodeRecord> nodes;
-};
-Result<EtcdNodes> list_etcd_nodes(EtcdClient& client, const std::string& prefix);
 
 // Sends the gRPC library's own error reports (a failed TLS handshake, a reset
 // connection) to `sink`, one message per call, instead of standard error; its
@@ -266,8 +277,10 @@ Result<EtcdNodes> list_etcd_nodes(EtcdClient& client, const std::string& prefix)
 // writes every line there as JSON). REQUIRES: `sink` is thread-safe.
 void route_grpc_log(std::function<void(std::string_view message)> sink);
 
-// Checks a key prefix: it starts with '/', does not end with one, and is at most
-// 256 bytes of printable ASCII.
+// Checks that a key prefix is in its one spelling: '/', then segments of a-z,
+// 0-9, '.', '_' and '-' with one '/' between them and none at the end, at most 256
+// bytes ("/idforge", "/idforge/eu-west-1"). Anything else is invalid_argument,
+// naming the canonical form when there is one: two spellings would be two spaces.
 Result<void> check_etcd_prefix(const std::string& prefix);
 
 }  // namespace idforge

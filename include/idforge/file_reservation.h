@@ -109,6 +109,16 @@ class FileReservation final : public Reservation {
   // The folder under a data directory that holds `space`'s files.
   static std::filesystem::path space_dir(const std::filesystem::path& dir, const NodeSpace& space);
 
+  // Raises the records of every node of `space` in `dir` (its mark, its floor
+  // entry and its lock file's note) to at least `until_stamp` and to the largest
+  // any of them holds: what `idforge nodes recover --data-dir` does after a data
+  // directory went back in time. Each node is locked while it is raised; a node a
+  // running process holds fails the call (unavailable), naming the process, before
+  // anything is written. Returns how many nodes were raised. Fails with io when
+  // the folder is missing or cannot be written.
+  static Result<std::uint64_t> recover(const std::filesystem::path& dir, const NodeSpace& space,
+                                       std::int64_t until_stamp);
+
   // The largest stamp recorded for `node` — max(mark, floor) — as acquire() would
   // inherit it (nullopt: never held), for inspection and tests. Fails as acquire()
   // does for damaged or unreadable records.
@@ -138,6 +148,7 @@ class FileReservation final : public Reservation {
   int dir_fd_ = -1;
   std::unique_ptr<detail::HostLock> host_lock_;
   pid_t owner_pid_ = 0;
+  std::optional<std::int64_t> last_reserved_;  // The lock file's record of this node's last reservation.
   bool released_ = false;
   bool lost_ = false;
 };

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <set>
 #include <string>
 
 #include "core/text.h"
@@ -22,6 +23,7 @@ namespace {
 using detail::cat;
 using detail::io_error;
 using detail::RecordState;
+using detail::update_floor;
 namespace fs = std::filesystem;
 
 constexpr std::string_view kFloorName = "floor";
@@ -29,36 +31,37 @@ constexpr std::string_view kFloorName = "floor";
 std::string lock_name(std::uint64_t node) { return cat("node-", node, ".lock"); }
 std::string mark_name(std::uint64_t node) { return cat("node-", node, ".mark"); }
 
-// Creates a directory group-writable and setgid (so files inherit its group),
-// whatever the umask. Returns mkdir's result.
-int make_dir(const fs::path& path) {
-  if (::mkdir(path.c_str(), 02775) != 0) return -1;
-  ::chmod(path.c_str(), 02775);
-  return 0;
+// A lock file holds its holder's PID and, once the holder has made a reservation
+// durable, the line "reserved STAMP": the host's own record of the node's last
+// use, written only after the mark and the floor are fsync'd, so it is never
+// above them unless they went back in time.
+struct LockText {
+  std::string pid;
+  std::optional<std::int64_t> reserved;
+};
+
+LockText read_lock_text(int fd) {
+  char buf[96] = {};
+  const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+  const std::string_view text(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+  LockText out;
+  const std::size_t nl = text.find('\n');
+  out.pid = std::string(text.substr(0, nl));
+  if (nl != std::string_view::npos) {
+    std::string_view rest = text.substr(nl + 1);
+    if (rest.starts_with("reserved ") && rest.ends_with('\n')) {
+      out.reserved = detail::parse_nonnegative(rest.substr(9, rest.size() - 10));
+    }
+  }
+  return out;
 }
 
-// The space's folder in `dir`, created if missing. `dir` itself is created only
-// when its parent exists, so a mistyped path is an error rather than a fresh store.
-Result<fs::path> open_store(const fs::path& dir, const NodeSpace& space) {
-  if (dir.empty()) {
-    return Error(Errc::invalid_argument, "the data directory is empty; give a directory such as /var/lib/idforge");
-  }
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0) {
-    if (errno != ENOENT) return io_error("cannot use data directory", dir, errno);
-    const fs::path whole = dir.has_filename() ? dir : dir.parent_path();
-    const fs::path parent = whole.has_parent_path() ? whole.parent_path() : fs::path(".");
-    if (::stat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-      return Error(Errc::io, cat("data directory ", dir.string(), " does not exist, and neither does its parent ",
-                                 parent.string(), "; create it, or check the path"));
-    }
-    if (make_dir(dir) != 0 && errno != EEXIST) return io_error("cannot create data directory", dir, errno);
-  } else if (!S_ISDIR(st.st_mode)) {
-    return Error(Errc::io, cat("data directory ", dir.string(), " is not a directory"));
-  }
-  const fs::path folder = FileReservation::space_dir(dir, space);
-  if (make_dir(folder) != 0 && errno != EEXIST) return io_error("cannot create", folder, errno);
-  return folder;
+// Writes the lock file's text (pwrite, then cut to its length: a crash between
+// the two leaves a longer text whose record line is unreadable, never a wrong one).
+bool write_lock_text(int fd, pid_t pid, std::optional<std::int64_t> reserved) {
+  const std::string text = cat(pid, "\n", reserved ? cat("reserved ", *reserved, "\n") : std::string());
+  return ::pwrite(fd, text.data(), text.size(), 0) == static_cast<ssize_t>(text.size()) &&
+         ::ftruncate(fd, static_cast<off_t>(text.size())) == 0;
 }
 
 // The holder's PID from its lock file. A holder writes it just after it locks, so
@@ -66,14 +69,26 @@ Result<fs::path> open_store(const fs::path& dir, const NodeSpace& space) {
 // only: nothing depends on it).
 std::string holder_of(int fd) {
   for (int tries = 0; tries < 100; ++tries) {
-    char buf[32] = {};
-    const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
-    std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
-    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    const std::string pid = read_lock_text(fd).pid;
     if (!pid.empty()) return cat("process ", pid);
     ::usleep(1000);
   }
   return "another process";
+}
+
+// Refuses the file store of a folder whose nodes this host takes from etcd.
+Result<void> check_not_clustered(const fs::path& folder, std::string_view space) {
+  const auto records = detail::cluster_records(folder);
+  if (records.empty()) return {};
+  const auto& [path, record] = records.front();
+  return Error(Errc::invalid_argument,
+               cat("this host takes its nodes of ", space, " from etcd (",
+                   record.state == RecordState::valid
+                       ? cat("ID space ", record.space_id, " under ", record.prefix, " at ", record.endpoints)
+                       : std::string("a record it cannot read"),
+                   ", recorded in ", path.string(), "), so the data directory must not hand them out beside it: use "
+                   "--etcd (or IDFORGE_ETCD) to lease a node of the cluster. If this host no longer serves that "
+                   "cluster, remove ", path.string()));
 }
 
 bool same_file(int fd, const fs::path& path) {
@@ -87,10 +102,12 @@ bool same_file(int fd, const fs::path& path) {
 struct Inheritance {
   std::optional<std::int64_t> stamp;
   std::vector<std::string> notes;
-  std::optional<Error> refusal;  // A damaged record leaves the node's past unknown.
+  std::optional<Error> refusal;  // A damaged record leaves the node's past unknown,
+  bool went_back = false;        // or the records went back in time (refuse, never skip).
 };
 
-Result<Inheritance> inherit(const fs::path& folder, const NodeSpace& space, std::uint64_t node) {
+Result<Inheritance> inherit(const fs::path& folder, const NodeSpace& space, std::uint64_t node,
+                            std::optional<std::int64_t> last_reserved) {
   const fs::path mark_path = folder / mark_name(node);
   Result<detail::MarkRecord> mark = detail::read_mark(mark_path, space.name, node);
   if (!mark) return mark.error();
@@ -142,41 +159,32 @@ Result<Inheritance> inherit(const fs::path& folder, const NodeSpace& space, std:
       }
       break;
   }
+  if (!out.refusal && last_reserved && out.stamp.value_or(-1) < *last_reserved) {
+    out.went_back = true;
+    // The records are below what this host itself made durable: they went back in
+    // time (a floor deleted and an older mark restored, a folder restored from a
+    // backup). Absent is never zero, and older is never the truth.
+    out.refusal = Error(
+        Errc::io,
+        cat("node ", node, " of ", space.name, ": this host reserved it up to stamp ", *last_reserved,
+            " (its lock file says so), but its mark and the floor ",
+            out.stamp ? cat("say only ", *out.stamp) : std::string("are gone"),
+            ": the data directory went back in time (a floor deleted and an older mark restored, or the folder "
+            "restored from a backup), and IDs past what they say may have been issued already. Refusing to issue "
+            "rather than repeat them; once no process uses the node, run 'idforge nodes recover --data-dir ",
+            folder.parent_path().string(), "' (with --issued-until TIME if IDs may reach further) to raise every "
+            "record of ", space.name, " past them"));
+  }
   return out;
 }
 
-// Sets (or, with `raise_only`, raises) `node`'s entry in the floor, under an
-// exclusive lock on the folder so that holders of other nodes keep theirs. A floor
-// that is missing or damaged is rebuilt from every valid mark in the folder.
-Result<void> update_floor(int dir_fd, const fs::path& folder, std::string_view space, std::uint64_t node,
-                          std::int64_t stamp, bool raise_only) {
-  while (::flock(dir_fd, LOCK_EX) != 0) {
-    if (errno != EINTR) return io_error("cannot lock", folder, errno);
-  }
-  const fs::path path = folder / kFloorName;
-  Result<void> written;
-  Result<detail::FloorRecord> floor = detail::read_floor(path, space);
-  if (!floor) {
-    written = floor.error();
-  } else {
-    std::map<std::uint64_t, std::int64_t> stamps = std::move(floor->stamps);
-    if (floor->state != RecordState::valid) {
-      std::error_code ec;
-      for (const fs::directory_entry& entry : fs::directory_iterator(folder, ec)) {
-        const std::string name = entry.path().filename().string();
-        if (!name.starts_with("node-") || !name.ends_with(".mark")) continue;
-        std::optional<std::uint64_t> n = detail::parse_digits(std::string_view(name).substr(5, name.size() - 10));
-        if (!n) continue;
-        Result<detail::MarkRecord> mark = detail::read_mark(entry.path(), space, *n);
-        if (mark && mark->state == RecordState::valid) stamps[*n] = mark->stamp;
-      }
-    }
-    auto [it, added] = stamps.emplace(node, stamp);
-    if (!added) it->second = raise_only ? std::max(it->second, stamp) : stamp;
-    written = detail::replace_file(path, detail::floor_text(space, stamps));
-  }
-  ::flock(dir_fd, LOCK_UN);
-  return written;
+// The lock record of `node` in `folder`, read without locking (for inspection).
+std::optional<std::int64_t> last_reserved_of(const fs::path& folder, std::uint64_t node) {
+  const int fd = ::open((folder / lock_name(node)).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  const std::optional<std::int64_t> reserved = read_lock_text(fd).reserved;
+  ::close(fd);
+  return reserved;
 }
 
 }  // namespace
@@ -192,7 +200,8 @@ fs::path FileReservation::space_dir(const fs::path& dir, const NodeSpace& space)
 
 Result<std::optional<std::int64_t>> FileReservation::recorded_stamp(const fs::path& dir, const NodeSpace& space,
                                                                     std::uint64_t node) {
-  Result<Inheritance> found = inherit(space_dir(dir, space), space, node);
+  const fs::path folder = space_dir(dir, space);
+  Result<Inheritance> found = inherit(folder, space, node, last_reserved_of(folder, node));
   if (!found) return found.error();
   if (found->refusal) return *found->refusal;
   return found->stamp;
@@ -249,13 +258,13 @@ FileReservation::Attempt FileReservation::try_acquire(const fs::path& folder, co
   }
   r->host_lock_ = std::make_unique<detail::HostLock>(std::move(*host));
   r->owner_pid_ = ::getpid();
-  const std::string pid = cat(r->owner_pid_, "\n");
-  if (::ftruncate(r->lock_fd_, 0) != 0 || ::pwrite(r->lock_fd_, pid.data(), pid.size(), 0) < 0) {
+  r->last_reserved_ = read_lock_text(r->lock_fd_).reserved;
+  if (!write_lock_text(r->lock_fd_, r->owner_pid_, r->last_reserved_)) {
     return {io_error("cannot write lock file", r->lock_path_, errno)};
   }
-  Result<Inheritance> found = inherit(folder, space, node);
+  Result<Inheritance> found = inherit(folder, space, node, r->last_reserved_);
   if (!found) return {found.error()};
-  if (found->refusal) return {*found->refusal, true};
+  if (found->refusal) return {*found->refusal, !found->went_back};
   r->inherited_ = found->stamp;
   r->notes_ = std::move(found->notes);
   return {std::move(r)};
@@ -267,8 +276,9 @@ Result<std::unique_ptr<FileReservation>> FileReservation::acquire(const fs::path
     return Error(Errc::invalid_argument, cat("node ", node, " is outside ", space.name, "'s ",
                                              1ULL << space.node_bits, " nodes (0-", (1ULL << space.node_bits) - 1, ")"));
   }
-  Result<fs::path> folder = open_store(dir, space);
+  Result<fs::path> folder = detail::open_space_folder(dir, space.name);
   if (!folder) return folder.error();
+  if (Result<void> local = check_not_clustered(*folder, space.name); !local) return local.error();
   return try_acquire(*folder, space, node).result;
 }
 
@@ -279,8 +289,9 @@ Result<std::unique_ptr<FileReservation>> FileReservation::acquire_any(const fs::
     return Error(Errc::invalid_argument, cat("node ", last, " is outside ", space.name, "'s ",
                                              1ULL << space.node_bits, " nodes (0-", (1ULL << space.node_bits) - 1, ")"));
   }
-  Result<fs::path> folder = open_store(dir, space);
+  Result<fs::path> folder = detail::open_space_folder(dir, space.name);
   if (!folder) return folder.error();
+  if (Result<void> local = check_not_clustered(*folder, space.name); !local) return local.error();
   std::vector<std::string> skipped;
   for (std::uint64_t node = first;; ++node) {
     Attempt attempt = try_acquire(*folder, space, node);
@@ -320,9 +331,21 @@ Error FileReservation::lost_error() const {
 }
 
 Result<void> FileReservation::record(std::int64_t stamp) {
+  // Lowering (the final mark, below the last reservation): the lock file's note
+  // goes down first, durably, so that no crash leaves it above the records.
+  if (last_reserved_ && stamp < *last_reserved_) {
+    if (!write_lock_text(lock_fd_, owner_pid_, stamp) || ::fdatasync(lock_fd_) != 0) {
+      return io_error("cannot write lock file", lock_path_, errno);
+    }
+    last_reserved_ = stamp;
+  }
   if (Result<void> r = detail::replace_file(mark_path_, detail::mark_text(space_, node_, stamp, layout_)); !r) return r;
   if (Result<void> r = update_floor(dir_fd_, folder_, space_, node_, stamp, /*raise_only=*/false); !r) return r;
   if (::fsync(dir_fd_) != 0) return io_error("cannot fsync", folder_, errno);
+  // Only now, with both records durable: the host's own note of the reservation.
+  // Not fsync'd — a lost note weakens the check of the next holder, never misleads it.
+  last_reserved_ = stamp;
+  (void)write_lock_text(lock_fd_, owner_pid_, stamp);
   return {};
 }
 
@@ -372,6 +395,69 @@ Result<void> FileReservation::release(std::optional<std::int64_t> final_stamp) {
   ::flock(lock_fd_, LOCK_UN);
   host_lock_.reset();
   return written;
+}
+
+Result<std::uint64_t> FileReservation::recover(const fs::path& dir, const NodeSpace& space, std::int64_t until_stamp) {
+  const fs::path folder = space_dir(dir, space);
+  const int dir_fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return io_error("cannot open the ID space's folder", folder, errno);
+  // Every node the folder knows of: a lock file, a mark, or a floor entry.
+  std::set<std::uint64_t> nodes;
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(folder, ec)) {
+    const std::string name = entry.path().filename().string();
+    for (std::string_view suffix : {".lock", ".mark"}) {
+      if (name.starts_with("node-") && name.ends_with(suffix)) {
+        if (auto n = detail::parse_digits(std::string_view(name).substr(5, name.size() - 5 - suffix.size()))) nodes.insert(*n);
+      }
+    }
+  }
+  if (Result<detail::FloorRecord> floor = detail::read_floor(folder / kFloorName, space.name); floor) {
+    for (const auto& [node, stamp] : floor->stamps) nodes.insert(node);
+  }
+  // Lock them all first: nothing is written while any is held.
+  std::vector<std::pair<std::uint64_t, int>> locked;
+  const auto unlock_all = [&] {
+    for (auto& [node, fd] : locked) {
+      ::flock(fd, LOCK_UN);
+      ::close(fd);
+    }
+    ::close(dir_fd);
+  };
+  for (std::uint64_t node : nodes) {
+    const int fd = ::openat(dir_fd, lock_name(node).c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0664);
+    if (fd < 0 || ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const std::string who = fd >= 0 ? holder_of(fd) : std::string("a file it cannot open");
+      if (fd >= 0) ::close(fd);
+      unlock_all();
+      return Error(Errc::unavailable, cat("node ", node, " of ", space.name, " in ", dir.string(), " is held by ", who,
+                                          "; stop every process that uses the data directory, then recover it"));
+    }
+    locked.emplace_back(node, fd);
+  }
+  Result<std::uint64_t> raised = std::uint64_t{0};
+  for (auto& [node, fd] : locked) {
+    Result<Inheritance> found = inherit(folder, space, node, std::nullopt);
+    std::int64_t target = std::max(until_stamp, read_lock_text(fd).reserved.value_or(-1));
+    if (found && found->stamp) target = std::max(target, *found->stamp);
+    if (Result<void> w =
+            detail::replace_file(folder / mark_name(node), detail::mark_text(space.name, node, target, space.layout));
+        !w) {
+      raised = w.error();
+      break;
+    }
+    if (Result<void> w = update_floor(dir_fd, folder, space.name, node, target, /*raise_only=*/false); !w) {
+      raised = w.error();
+      break;
+    }
+    if (::fsync(dir_fd) != 0 || !write_lock_text(fd, ::getpid(), target) || ::fdatasync(fd) != 0) {
+      raised = io_error("cannot write the records of", folder, errno);
+      break;
+    }
+    ++*raised;
+  }
+  unlock_all();
+  return raised;
 }
 
 }  // namespace idforge

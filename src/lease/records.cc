@@ -2,10 +2,13 @@
 #include "lease/records.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -20,6 +23,8 @@ namespace fs = std::filesystem;
 
 constexpr std::string_view kMarkMagic = "idforge-mark 2";
 constexpr std::string_view kFloorMagic = "idforge-floor 1";
+constexpr std::string_view kClusterMagic = "idforge-etcd-space 1";
+constexpr std::string_view kFloorName = "floor";
 // A floor lists one line per node ever held; no honest record is larger.
 constexpr std::size_t kMaxRecordBytes = 16 << 20;
 
@@ -193,6 +198,131 @@ Result<FloorRecord> read_floor(const fs::path& path, std::string_view space) {
   floor.state = RecordState::valid;
   floor.why.clear();
   return floor;
+}
+
+std::string cluster_record_name(std::string_view space_id) { return cat("etcd-", space_id); }
+
+std::string cluster_record_text(const ClusterRecord& r) {
+  char cluster[20];
+  std::snprintf(cluster, sizeof cluster, "%llx", static_cast<unsigned long long>(r.cluster_id));
+  return with_checksum(cat(kClusterMagic, "\nspace ", r.space_id, "\nprefix ", r.prefix, "\nendpoints ", r.endpoints,
+                           "\ncluster ", cluster, "\nincarnation ", r.incarnation, "\nrevision ", r.revision,
+                           "\nrefused ", r.refused.empty() ? std::string("-") : r.refused, "\n"));
+}
+
+Result<ClusterRecord> read_cluster_record(const fs::path& path) {
+  ClusterRecord r;
+  Result<std::optional<std::string>> body = read_body(path, r);
+  if (!body) return body.error();
+  if (!*body) return r;
+  const std::vector<std::string_view> lines = lines_of(**body);
+  const char* keys[] = {"space", "prefix", "endpoints", "cluster", "incarnation", "revision", "refused"};
+  std::optional<std::string_view> v[7];
+  bool shaped = lines.size() == 8 && lines[0] == kClusterMagic;
+  for (std::size_t i = 0; shaped && i < 7; ++i) shaped = (v[i] = value_of(lines[i + 1], keys[i])).has_value();
+  std::optional<std::int64_t> incarnation = shaped ? parse_stamp(*v[4]) : std::nullopt;
+  std::optional<std::int64_t> revision = shaped ? parse_stamp(*v[5]) : std::nullopt;
+  std::uint64_t cluster = 0;
+  const bool cluster_ok = shaped && !v[3]->empty() && v[3]->size() <= 16 &&
+                          std::from_chars(v[3]->data(), v[3]->data() + v[3]->size(), cluster, 16).ptr ==
+                              v[3]->data() + v[3]->size();
+  if (!incarnation || !revision || !cluster_ok) {
+    r.why = "not an idforge etcd record of this version";
+    return r;
+  }
+  r.state = RecordState::valid;
+  r.space_id = std::string(*v[0]);
+  r.prefix = std::string(*v[1]);
+  r.endpoints = std::string(*v[2]);
+  r.cluster_id = cluster;
+  r.incarnation = *incarnation;
+  r.revision = *revision;
+  r.refused = *v[6] == "-" ? std::string() : std::string(*v[6]);
+  return r;
+}
+
+std::vector<std::pair<fs::path, ClusterRecord>> cluster_records(const fs::path& folder) {
+  std::vector<std::pair<fs::path, ClusterRecord>> out;
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(folder, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with("etcd-") || name.ends_with(".tmp")) continue;
+    Result<ClusterRecord> r = read_cluster_record(entry.path());
+    ClusterRecord record = r ? *r : ClusterRecord{};
+    if (!r) {
+      record.state = RecordState::damaged;
+      record.why = r.error().message();
+    }
+    out.emplace_back(entry.path(), std::move(record));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
+}
+
+namespace {
+
+// Creates a directory group-writable and setgid (so files inherit its group),
+// whatever the umask. Returns mkdir's result.
+int make_dir(const fs::path& path) {
+  if (::mkdir(path.c_str(), 02775) != 0) return -1;
+  ::chmod(path.c_str(), 02775);
+  return 0;
+}
+
+}  // namespace
+
+Result<fs::path> open_space_folder(const fs::path& dir, std::string_view space_name) {
+  if (dir.empty()) {
+    return Error(Errc::invalid_argument, "the data directory is empty; give a directory such as /var/lib/idforge");
+  }
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno != ENOENT) return io_error("cannot use data directory", dir, errno);
+    const fs::path whole = dir.has_filename() ? dir : dir.parent_path();
+    const fs::path parent = whole.has_parent_path() ? whole.parent_path() : fs::path(".");
+    if (::stat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return Error(Errc::io, cat("data directory ", dir.string(), " does not exist, and neither does its parent ",
+                                 parent.string(), "; create it, or check the path"));
+    }
+    if (make_dir(dir) != 0 && errno != EEXIST) return io_error("cannot create data directory", dir, errno);
+  } else if (!S_ISDIR(st.st_mode)) {
+    return Error(Errc::io, cat("data directory ", dir.string(), " is not a directory"));
+  }
+  const fs::path folder = dir / space_name;
+  if (make_dir(folder) != 0 && errno != EEXIST) return io_error("cannot create", folder, errno);
+  return folder;
+}
+
+Result<void> update_floor(int dir_fd, const fs::path& folder, std::string_view space, std::uint64_t node,
+                          std::int64_t stamp, bool raise_only, std::optional<std::int64_t> only_if) {
+  while (::flock(dir_fd, LOCK_EX) != 0) {
+    if (errno != EINTR) return io_error("cannot lock", folder, errno);
+  }
+  const fs::path path = folder / kFloorName;
+  Result<void> written;
+  Result<FloorRecord> floor = read_floor(path, space);
+  if (!floor) {
+    written = floor.error();
+  } else {
+    std::map<std::uint64_t, std::int64_t> stamps = std::move(floor->stamps);
+    if (floor->state != RecordState::valid) {
+      std::error_code ec;
+      for (const fs::directory_entry& entry : fs::directory_iterator(folder, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (!name.starts_with("node-") || !name.ends_with(".mark")) continue;
+        std::optional<std::uint64_t> n = parse_digits(std::string_view(name).substr(5, name.size() - 10));
+        if (!n) continue;
+        Result<MarkRecord> mark = read_mark(entry.path(), space, *n);
+        if (mark && mark->state == RecordState::valid) stamps[*n] = mark->stamp;
+      }
+    }
+    auto [it, added] = stamps.emplace(node, stamp);
+    const bool skip = !added && only_if && it->second != *only_if;
+    if (!added && !skip) it->second = raise_only ? std::max(it->second, stamp) : stamp;
+    if (!skip) written = replace_file(path, floor_text(space, stamps));
+  }
+  ::flock(dir_fd, LOCK_UN);
+  return written;
 }
 
 Result<void> replace_file(const fs::path& path, std::string_view text) {

@@ -3,8 +3,12 @@
 
 #include <array>
 #include <atomic>
+#include <mutex>
 #include <set>
 #include <string>
+
+#include "idforge/etcd_space.h"
+#include "idforge/time_text.h"
 
 #include "server/log.h"
 #include "server/metrics.h"
@@ -29,8 +33,8 @@ Peer peer_of(const nlohmann::json& holder) {
   return {address, static_cast<std::uint16_t>(number <= 65535 ? number : 0)};
 }
 
-constexpr std::array<std::string_view, 6> kErrorKinds = {"unavailable", "timeout", "auth", "not_found", "rejected",
-                                                          "other"};
+constexpr std::array<std::string_view, 7> kErrorKinds = {"unavailable", "timeout",         "auth", "not_found",
+                                                          "rejected",    "foreign_cluster", "other"};
 constexpr std::array<double, 11> kKeepaliveBoundsS = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                       0.05,   0.1,   0.25,   0.5,   1.0};
 
@@ -65,6 +69,20 @@ EtcdObserver observe(const std::shared_ptr<Counters>& counters) {
   return o;
 }
 
+// What the space's record says of itself, for /v1/info.
+nlohmann::ordered_json space_info(const EtcdSpace& space) {
+  const EtcdSpaceRecord& r = space.record();
+  return {{"id", r.id},
+          {"geometry", r.geometry},
+          {"nodes", std::to_string(r.first_node) + "-" + std::to_string(r.last_node)},
+          {"datacenter", r.datacenter.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(r.datacenter)},
+          {"cluster_id", etcd_id_hex(r.cluster_id)},
+          {"incarnation", r.incarnation},
+          {"created", format_utc_ms(r.created_unix_ms)},
+          {"recovered", r.recovered_unix_ms != 0 ? nlohmann::ordered_json(format_utc_ms(r.recovered_unix_ms))
+                                                 : nlohmann::ordered_json()}};
+}
+
 class EtcdHold final : public NodeHold {
  public:
   EtcdHold(std::shared_ptr<EtcdLease> lease, std::unique_ptr<EtcdReservation> node,
@@ -75,8 +93,9 @@ class EtcdHold final : public NodeHold {
   Reservation& worker() override { return *worker_; }
   std::vector<std::string> notes() const override { return hold_notes(node_->notes(), worker_->notes()); }
   std::string mark() const override { return node_->mark_key(); }
-  bool lapsed() override { return lease_->lapsed(); }
+  bool lapsed() override { return lease_->lapsed() || node_->space().refusal().has_value(); }
   std::optional<Error> lapse_error() override {
+    if (std::optional<Error> refused = node_->space().refusal()) return refused;
     std::optional<Error> why = lease_->lost_error();
     if (!why && lease_->lapsed()) {
       why = Error(Errc::lease_lost, "etcd lease " + EtcdLease::hex(lease_->id()) + " was not confirmed before its deadline");
@@ -92,6 +111,7 @@ class EtcdHold final : public NodeHold {
     return {{"source", "etcd"},
             {"endpoints", options_.etcd.endpoints},
             {"prefix", options_.prefix},
+            {"space", space_info(node_->space())},
             {"mark", mark()},
             {"lease_id", EtcdLease::hex(lease_->id())},
             {"lease_ttl_s", lease_->ttl_s()},
@@ -119,8 +139,19 @@ class EtcdSource final : public NodeSource {
   bool retakes() const override { return true; }
   void count_retake() override { counters_->retakes.fetch_add(1, std::memory_order_relaxed); }
 
+  std::optional<Error> refusal() const override {
+    std::lock_guard lock(mutex_);
+    if (refusal_) return refusal_;
+    return space_ ? space_->refusal() : std::nullopt;
+  }
+
   Result<std::vector<Peer>> peers() const override {
-    Result<EtcdNodes> listed = list_etcd_nodes(*client_, options_.prefix);
+    std::shared_ptr<EtcdClient> client;
+    {
+      std::lock_guard lock(mutex_);
+      client = client_;
+    }
+    Result<EtcdNodes> listed = list_etcd_nodes(*client, options_.prefix);
     if (!listed) return listed.error();
     const nlohmann::json self = nlohmann::json::parse(options_.holder, nullptr, false);
     std::vector<Peer> peers;
@@ -139,18 +170,21 @@ class EtcdSource final : public NodeSource {
   }
 
   Result<std::unique_ptr<NodeHold>> take() override {
-    Result<std::shared_ptr<EtcdLease>> lease = EtcdLease::grant(client_, options_.lease_ttl_s, clock_, observe(counters_));
+    Result<std::shared_ptr<EtcdSpace>> space = open_space();
+    if (!space) return space.error();
+    Result<std::shared_ptr<EtcdLease>> lease = EtcdLease::grant((*space)->client_ptr(), options_.lease_ttl_s, clock_,
+                                                                observe(counters_));
     if (!lease) return lease.error();
-    const NodeChoice& c = options_.choice;
-    auto node = EtcdReservation::acquire_any(*lease, options_.prefix, options_.layout, c.node.value_or(c.first),
-                                             c.node.value_or(c.last), options_.holder);
+    const std::uint64_t first = options_.node.value_or((*space)->first());
+    const std::uint64_t last = options_.node.value_or((*space)->last());
+    auto node = EtcdReservation::acquire_any(*lease, *space, options_.layout, first, last, options_.holder);
     if (!node) return give_back(**lease, node.error());
-    auto worker = EtcdReservation::acquire_any(*lease, options_.prefix, NodeSpace::flake128(), 0, kAutoWorkers - 1,
+    auto worker = EtcdReservation::acquire_any(*lease, *space, NodeSpace::flake128(), 0, kAutoWorkers - 1,
                                                options_.holder);
     if (!worker) return give_back(**lease, worker.error());
     log(LogLevel::info, "etcd lease granted",
         {{"lease", EtcdLease::hex((*lease)->id())}, {"ttl_s", (*lease)->ttl_s()}, {"node", (*node)->node()},
-         {"flake128_worker", (*worker)->node()}, {"mark", (*node)->mark_key()}});
+         {"flake128_worker", (*worker)->node()}, {"mark", (*node)->mark_key()}, {"space", (*space)->record().id}});
     return std::unique_ptr<NodeHold>(new EtcdHold(std::move(*lease), std::move(*node), std::move(*worker), options_));
   }
 
@@ -166,6 +200,29 @@ class EtcdSource final : public NodeSource {
                   static_cast<double>(counters_->lease_losses.load(std::memory_order_relaxed)), "counter");
     append_family(out, "idforge_etcd_reacquisitions_total", "Nodes taken again through a new lease after one was lost.",
                   static_cast<double>(counters_->retakes.load(std::memory_order_relaxed)), "counter");
+    EtcdSpace::Refusal reason = EtcdSpace::Refusal::none;
+    std::uint64_t host_failures = 0;
+    {
+      std::lock_guard lock(mutex_);
+      if (space_) {
+        reason = space_->refusal_reason();
+        host_failures = space_->host_record_failures();
+      }
+      if (refusal_) reason = refusal_reason_;
+    }
+    out.append("# HELP idforge_etcd_store_refused 1 while this instance refuses the etcd store, by why: the ID space "
+               "missing, gone or damaged, another cluster, a revision gone back, a changed record, a missing mark or "
+               "one below this host's record.\n# TYPE idforge_etcd_store_refused gauge\n");
+    using R = EtcdSpace::Refusal;
+    for (R r : {R::missing, R::gone, R::damaged, R::cluster, R::revision, R::changed, R::mark_missing,
+                R::mark_below_host}) {
+      out.append("idforge_etcd_store_refused{reason=\"");
+      out.append(EtcdSpace::to_string(r));
+      out.append(r == reason ? "\"} 1\n" : "\"} 0\n");
+    }
+    append_family(out, "idforge_etcd_host_record_failures_total",
+                  "Writes of this host's own record of the ID space that failed (evidence lost, not uniqueness).",
+                  static_cast<double>(host_failures), "counter");
     out.append("# HELP idforge_etcd_errors_total Failed calls to etcd, by kind.\n"
                "# TYPE idforge_etcd_errors_total counter\n");
     for (std::size_t i = 0; i < kErrorKinds.size(); ++i) {
@@ -200,9 +257,62 @@ class EtcdSource final : public NodeSource {
     return error;
   }
 
+  // The space, opened again for each take: what this process saw of it before
+  // carries over, so a refusal stays until a recovery.
+  Result<std::shared_ptr<EtcdSpace>> open_space() {
+    std::shared_ptr<EtcdClient> client;
+    std::shared_ptr<EtcdSpace> previous;
+    {
+      std::lock_guard lock(mutex_);
+      client = client_;
+      previous = space_;
+    }
+    if (client->cluster_replaced()) {
+      // Every member answers as another cluster (replaced, or restored with a new
+      // token): a new client learns it, and the space's record decides.
+      Result<std::shared_ptr<EtcdClient>> fresh = EtcdClient::connect(options_.etcd, observe(counters_));
+      if (!fresh) return fresh.error();
+      client = std::move(*fresh);
+      std::lock_guard lock(mutex_);
+      client_ = client;
+    }
+    EtcdSpaceCheck check{.prefix = options_.prefix,
+                         .layout = options_.layout,
+                         .nodes = options_.node ? std::optional(std::pair{*options_.node, *options_.node}) : options_.nodes,
+                         .datacenter = options_.datacenter,
+                         .host_dir = options_.host_dir,
+                         .create_if_missing = options_.create_space};
+    EtcdSpace::Opened opened = EtcdSpace::open(client, check, clock_, previous.get());
+    Result<std::shared_ptr<EtcdSpace>>& space = opened.space;
+    std::lock_guard lock(mutex_);
+    if (!space) {
+      // A store refused is shown as such (readiness, metrics) until a take succeeds.
+      if (opened.refused != EtcdSpace::Refusal::none) {
+        // Logged once per reason while serving; at start, the refusal is the start's own error.
+        if (previous && (!refusal_ || refusal_->message() != space.error().message())) {
+          log(LogLevel::error, "etcd store refused",
+              {{"reason", EtcdSpace::to_string(opened.refused)}, {"error", space.error().message()}});
+        }
+        refusal_ = space.error();
+        refusal_reason_ = opened.refused;
+      }
+      return space.error();
+    }
+    if (refusal_) log(LogLevel::info, "etcd store accepted", {{"space", (*space)->record().id}});
+    refusal_.reset();
+    refusal_reason_ = EtcdSpace::Refusal::none;
+    for (const std::string& note : (*space)->notes()) log(LogLevel::warn, "etcd", {{"note", note}});
+    space_ = *space;
+    return space;
+  }
+
   EtcdSourceOptions options_;
   Clock& clock_;
-  std::shared_ptr<EtcdClient> client_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<EtcdClient> client_;  // Guarded by mutex_: replaced when the cluster at the endpoints is.
+  std::shared_ptr<EtcdSpace> space_;    // Guarded by mutex_: the space of the last take.
+  std::optional<Error> refusal_;        // Guarded by mutex_: why the last open was refused, until one succeeds.
+  EtcdSpace::Refusal refusal_reason_ = EtcdSpace::Refusal::none;  // Guarded by mutex_.
   std::shared_ptr<Counters> counters_;
 };
 
@@ -210,6 +320,11 @@ class EtcdSource final : public NodeSource {
 
 Result<std::unique_ptr<NodeSource>> etcd_source(EtcdSourceOptions options, Clock& clock) {
   if (Result<void> valid = check_etcd_prefix(options.prefix); !valid) return valid.error();
+  if (!options.datacenter.empty() && options.datacenter.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._-") !=
+                                          std::string::npos) {
+    return Error(Errc::invalid_argument, "--datacenter '" + options.datacenter + "' must be 1 to 64 characters of a-z, "
+                                         "0-9, '.', '_' and '-' (such as us-east-1)");
+  }
   if (options.lease_ttl_s < 5 || options.lease_ttl_s > 300) {
     return Error(Errc::invalid_argument, "--lease-ttl-s " + std::to_string(options.lease_ttl_s) +
                                              " is outside 5 to 300 seconds");

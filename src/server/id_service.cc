@@ -238,7 +238,7 @@ Result<void> IdService::write(Format format, Encoding encoding, std::uint64_t co
   switch (format) {
     case Format::snowflake: {
       std::span<std::uint64_t> ids = scratch.first(static_cast<std::size_t>(count));
-      if (Result<void> made = current().generator->next_batch(ids); !made) return made;
+      if (Result<void> made = current().generator->next_batch(ids); !made) return explained(made.error());
       const std::uint64_t* next = ids.data();
       return write_ids(format, count, shape, out, [&next, encoding](char* p) -> Result<char*> {
         return encode_to(*next++, encoding, p);
@@ -257,12 +257,25 @@ Result<void> IdService::write(Format format, Encoding encoding, std::uint64_t co
     case Format::ksuid:
       return write_wide(*ksuid_, format, count, shape, out);
     case Format::flake128:
-      return write_wide(*current().flake128, format, count, shape, out);
+      if (Result<void> made = write_wide(*current().flake128, format, count, shape, out); !made) {
+        return explained(made.error());
+      }
+      return {};
   }
   return Error(Errc::invalid_argument, "unknown format");
 }
 
-Result<void> IdService::next_snowflakes(std::span<std::uint64_t> ids) { return current().generator->next_batch(ids); }
+Result<void> IdService::next_snowflakes(std::span<std::uint64_t> ids) {
+  if (Result<void> made = current().generator->next_batch(ids); !made) return explained(made.error());
+  return {};
+}
+
+Error IdService::explained(Error error) const {
+  if (error.code() != Errc::lease_lost) return error;
+  // A generator stopped because its store was refused says why the store was.
+  if (std::optional<Error> refused = source_->refusal()) return Error(Errc::lease_lost, refused->message());
+  return error;
+}
 
 std::int64_t IdService::seconds_until_clock_catches_up() {
   // Capped at an hour: an operator may step the clock forward sooner than it
@@ -274,6 +287,9 @@ std::int64_t IdService::seconds_until_clock_catches_up() {
 
 IdService::Readiness IdService::readiness() {
   if (stopped_.load(std::memory_order_relaxed)) return {false, "stopped", "the service is stopping", 1};
+  if (std::optional<Error> refused = source_->refusal()) {
+    return {false, "store_refused", refused->message() + "; not issuing until then", 5};
+  }
   Generation& g = current();
   if (g.hold->lapsed() || retaking_.load(std::memory_order_relaxed)) {
     const std::optional<Error> why = g.hold->lapse_error();

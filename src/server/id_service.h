@@ -132,11 +132,12 @@ class IdService {
   // Whether a request can be served now, and if not, why and for how long.
   struct Readiness {
     bool ready = true;
-    std::string code;     // Not ready: stopped, lease_lost, renewal_failing or clock_regressed.
+    std::string code;     // Not ready: stopped, store_refused, lease_lost, renewal_failing or clock_regressed.
     std::string message;  // What is wrong and what ends it.
     std::int64_t retry_after_s = 1;
   };
-  // Not ready once stopped, while the hold has lapsed (a lost lease, until a new
+  // Not ready once stopped, while the source refuses its store (etcd's ID space
+  // missing, foreign or gone back in time), while the hold has lapsed (a lost lease, until a new
   // one is taken), while a renewal fails (the node lost, a full disk, etcd
   // unreachable), and while the next Snowflake stamp is further ahead of the clock
   // than --max-lead-ms plus --max-wait-ms can cover (a restart with the clock
@@ -159,6 +160,8 @@ class IdService {
   static Result<void> close(Generation& generation);
   // The supervisor: replaces a lapsed generation with a new hold.
   void supervise();
+  // `error`, or for a generator stopped by a store the source refuses, why it refuses it.
+  Error explained(Error error) const;
 
   const Layout layout_;
   const IdServiceOptions options_;

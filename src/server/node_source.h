@@ -78,6 +78,9 @@ class NodeSource {
   // The other instances that hold nodes from this source now (etcd: from their
   // holder records; files: none). Thread-safe.
   virtual Result<std::vector<Peer>> peers() const { return std::vector<Peer>(); }
+  // Why the source refuses its store (etcd: the ID space missing, foreign or gone
+  // back in time), while it does; the service is not ready then. Thread-safe.
+  virtual std::optional<Error> refusal() const { return std::nullopt; }
 };
 
 // Which node to take, in the layout's numbering.

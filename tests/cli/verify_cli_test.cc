@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -123,10 +124,17 @@ TEST_F(VerifyCli, RepeatsInAPipeAreCountedButCannotBeLocated) {
   EXPECT_EQ(from_file["repeats"][0]["seen"], json::parse(R"([{"input":"stdin","line":1},{"input":"stdin","line":3}])"));
 }
 
-TEST_F(VerifyCli, WordsThatAreNoIdAreReportedWithTheirLinesAndDoNotFail) {
+TEST_F(VerifyCli, WordsThatAreNoIdFailTheCheckUnlessSkippedAndAreReportedWithTheirLines) {
   const std::string ids = gen("-n 3");
   const std::string f = write("mixed.txt", ids + "not-an-id\n\n  12x45\n" + "01ARZ3NDEKTSV4RRFFQ69G5FAV\n");
-  const json r = verify(f, 0);
+  const testing::Ran strict = run("verify " + f);
+  EXPECT_EQ(strict.exit_code, 1) << "a check that leaves words unread proves nothing about them";
+  EXPECT_NE(strict.out.find("and 2 words not read"), std::string::npos) << strict.out;
+  EXPECT_NE(strict.err.find("2 words were not read as IDs (such as 'not-an-id'"), std::string::npos) << strict.err;
+  EXPECT_NE(strict.err.find("--skip-unparsed"), std::string::npos);
+  EXPECT_FALSE(verify(f, 1)["complete"].get<bool>());
+  const json r = verify("--skip-unparsed " + f, 0);
+  EXPECT_TRUE(r["complete"].get<bool>());
   EXPECT_EQ(r["ids"], 4);  // Three Snowflake IDs and a ULID.
   EXPECT_EQ(r["unparsed"], 2);
   ASSERT_EQ(r["unparsed_examples"].size(), 2u);
@@ -138,7 +146,7 @@ TEST_F(VerifyCli, WordsThatAreNoIdAreReportedWithTheirLinesAndDoNotFail) {
 }
 
 TEST_F(VerifyCli, BytesOutsidePrintableAsciiAreEscapedInTheReport) {
-  const json r = verify("", 0, std::string("ab\xff\x01") + "\n");
+  const json r = verify("--skip-unparsed", 1, std::string("ab\xff\x01") + "\n");  // No ID read at all.
   ASSERT_EQ(r["unparsed_examples"].size(), 1u);
   EXPECT_EQ(r["unparsed_examples"][0]["text"], "ab\\xff\\x01");
 }
@@ -169,12 +177,12 @@ TEST_F(VerifyCli, IdsStampedLaterThanTheClockAreFlagged) {
 TEST_F(VerifyCli, EveryFormatCountsPerNodeOrPerFormat) {
   const std::string f = write("wide.txt", gen("-n 50 --format ulid") + gen("-n 40 --format uuidv7") +
                                               gen("-n 30 --format uuidv4") + gen("-n 20 --format objectid") +
-                                              gen("-n 10 --format ksuid") + gen("-n 5 --format flake128"));
+                                              gen("-n 10 --format ksuid"));
   const json r = verify(f, 0);
-  EXPECT_EQ(r["ids"], 155);
+  EXPECT_EQ(r["ids"], 150);
   std::map<std::string, json> by_format;
   for (const json& n : r["nodes"]) by_format[n["format"]] = n;
-  ASSERT_EQ(by_format.size(), 6u);
+  ASSERT_EQ(by_format.size(), 5u);
   EXPECT_EQ(by_format["ulid"]["ids"], 50);
   EXPECT_TRUE(by_format["ulid"]["node"].is_null());
   EXPECT_EQ(by_format["ulid"]["out_of_order"], 0);
@@ -182,19 +190,64 @@ TEST_F(VerifyCli, EveryFormatCountsPerNodeOrPerFormat) {
   EXPECT_TRUE(by_format["uuidv4"]["out_of_order"].is_null());  // No order.
   EXPECT_TRUE(by_format["ksuid"]["out_of_order"].is_null());
   EXPECT_TRUE(by_format["objectid"]["node"].is_number());  // The process value.
-  EXPECT_EQ(by_format["flake128"]["node"], 0);
+  // flake-128's 32 hex digits also read as a UUID without dashes: named, they count per worker.
+  const std::string flakes = write("flakes.txt", gen("-n 5 --format flake128"));
+  const json flake = verify("--format flake128 " + flakes, 0);
+  EXPECT_EQ(flake["ids"], 5);
+  EXPECT_EQ(flake["nodes"][0]["node"], 0);
 
-  // The same ULIDs twice: 50 duplicates, and a ULID never equals a UUID of the same bytes.
+  // The same IDs twice: 150 duplicates, and a ULID never equals a UUID of the same bytes.
   const json twice = verify(f + " " + f, 1);
-  EXPECT_EQ(twice["duplicates"], 155);
+  EXPECT_EQ(twice["duplicates"], 150);
+}
+
+// Regression: verify gave an all-clear it had not earned — each of these inputs
+// held every ID twice and exited 0: IDs of a layout with a recent epoch (16
+// digits, "ambiguous: snowflake or hex", all unparsed), 0x hex, CSV lines with a
+// trailing comma (both unparsed), and UUIDv7s without dashes (read as flake-128).
+TEST_F(VerifyCli, AnInputItCouldNotReadOrCouldReadTwoWaysNeverPasses) {
+  const std::string young = "time:41-worker:10-seq:12/epoch=2026-11-28";
+  const std::string ids = gen("-n 1000 --layout " + young);
+  ASSERT_EQ(lines(ids)[0].size(), 16u);
+  const std::string twice = write("young.txt", ids + ids);
+  const testing::Ran unread = run("verify " + twice);
+  EXPECT_EQ(unread.exit_code, 1) << unread.out;
+  EXPECT_NE(unread.err.find("no word was read as an ID"), std::string::npos) << unread.err;
+  const json named = verify("--layout " + young + " " + twice, 1);
+  EXPECT_EQ(named["ids"], 2000) << "--layout makes a decimal the layout's Snowflake";
+  EXPECT_EQ(named["duplicates"], 1000);
+
+  std::string hex, csv;
+  for (const std::string& id : lines(gen("-n 100"))) {
+    char text[32];
+    std::snprintf(text, sizeof text, "0x%llx\n", std::stoull(id));
+    hex += text;
+    csv += id + ",\n";
+  }
+  expect_one_error_line(run("verify " + write("hex.txt", hex + hex)), 1, "no word was read as an ID");
+  expect_one_error_line(run("verify " + write("csv.txt", csv + csv)), 1, "no word was read as an ID");
+
+  std::string dashless;
+  for (std::string uuid : lines(gen("-n 200 --format uuidv7"))) {
+    uuid.erase(std::remove(uuid.begin(), uuid.end(), '-'), uuid.end());
+    dashless += uuid + "\n";
+  }
+  const std::string uuids = write("uuids.txt", dashless + dashless);
+  const testing::Ran guessed = run("verify " + uuids);
+  EXPECT_EQ(guessed.exit_code, 1);
+  EXPECT_NE(guessed.err.find("a UUID written without dashes"), std::string::npos) << guessed.err;
+  const json as_uuids = verify("--format uuidv7 " + uuids, 1);
+  EXPECT_EQ(as_uuids["duplicates"], 200);
+  EXPECT_EQ(as_uuids["nodes"][0]["format"], "uuidv7");
 }
 
 TEST_F(VerifyCli, SixteenDigitsAreAmbiguousUnlessTheFormatIsGiven) {
   const std::string f = write("short.txt", "1234567890123456\n");
-  const json detected = verify(f, 0);
+  const json detected = verify(f, 1);
   EXPECT_EQ(detected["unparsed"], 1);
   EXPECT_NE(detected["unparsed_examples"][0]["error"].get<std::string>().find("hex"), std::string::npos);
   EXPECT_EQ(verify("--format snowflake " + f, 0)["ids"], 1);
+  EXPECT_EQ(verify("--layout twitter " + f, 0)["ids"], 1);
   EXPECT_EQ(verify("--encoding hex " + f, 0)["ids"], 1);
 }
 
@@ -217,7 +270,7 @@ TEST_F(VerifyCli, ReadsDigitStringsExactlyAsDecodeDoes) {
     SCOPED_TRACE(flags);
     const testing::Ran decoded = run("decode " + flags, words);
     const std::size_t rejected = lines(decoded.err).size();
-    const json r = verify(flags, 0, words);
+    const json r = verify(flags + "--skip-unparsed", 0, words);
     EXPECT_EQ(r["unparsed"], rejected);
     EXPECT_EQ(r["ids"], 3000 - rejected);
   }

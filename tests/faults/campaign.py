@@ -522,7 +522,7 @@ def cluster_steal(s):
     """Pause and steal: the holder of node 7 is SIGSTOPped past its TTL under load;
     another instance takes node 7 and issues; the first is resumed. The first must
     issue nothing more on node 7 (503 lease_lost until it holds a node again)."""
-    etcd = lib.Etcd(s.dir)
+    etcd = lib.Etcd(s.dir, idforge=s.args.idforge)
     try:
         for cycle in range(s.args.scale * 2):
             a = cluster_service(s, etcd, "a-%d" % cycle, ["--node", "7", "--wait-for-node"])
@@ -549,7 +549,7 @@ def cluster_steal(s):
 def cluster_coordinator_lost(s):
     """Every etcd member paused for 3 x TTL under load on three instances: each must
     stop issuing before its lease could expire (503), and issue again after."""
-    etcd = lib.Etcd(s.dir, members=3)
+    etcd = lib.Etcd(s.dir, members=3, idforge=s.args.idforge)
     try:
         services = [cluster_service(s, etcd, "i-%d" % i) for i in range(3)]
         loads = [lib.Load(svc.port, s.ids_file("i-%d" % i), seed=s.rng.randint(0, 1 << 30))
@@ -577,7 +577,7 @@ def cluster_chaos(s):
     """More instances than nodes (five for three) on a 3-member etcd, under load,
     while every few seconds the etcd leader is killed and restarted, or a member is
     paused: 20 s (long form: 200 s)."""
-    etcd = lib.Etcd(s.dir, members=3)
+    etcd = lib.Etcd(s.dir, members=3, idforge=s.args.idforge)
     try:
         services, loads = [], []
         for i in range(5):
@@ -624,7 +624,7 @@ def cluster_partition(s):
         s.skipped = "needs root, and no other thread, to make a network namespace"
         return
     os.chmod(s.args.work, 0o755)  # The members' own users reach their data directories.
-    etcd = lib.Etcd(s.dir, members=3, uids=MEMBER_UIDS)
+    etcd = lib.Etcd(s.dir, members=3, uids=MEMBER_UIDS, idforge=s.args.idforge)
     cut = lib.Partition()
     try:
         nodes = ["--nodes", "0-2", "--wait-for-node"]

@@ -205,9 +205,10 @@ class Etcd:
     """Real etcd members (Debian's etcd-server) on free loopback ports, each with
     its own data directory, started and stopped by PID; a member can be killed,
     restarted, paused and resumed. With `uids`, member i runs as uids[i] (so a
-    Partition can cut it off); `work_dir` must then be open to them."""
+    Partition can cut it off); `work_dir` must then be open to them. With `idforge`,
+    the ID space is made under /idforge (`idforge nodes init`) once etcd answers."""
 
-    def __init__(self, work_dir, members=1, uids=None):
+    def __init__(self, work_dir, members=1, uids=None, idforge=None):
         self.dir = work_dir
         self.uids = uids
         self.clients = [free_port() for _ in range(members)]
@@ -217,6 +218,13 @@ class Etcd:
         for i in range(members):
             self._start(i, "new")
         self.wait_healthy()
+        if idforge:
+            self.init_space(idforge)
+
+    def init_space(self, idforge, *args):
+        """Makes the ID space, as an operator does once: `idforge nodes init`."""
+        subprocess.run([idforge, "nodes", "init", "--etcd", self.urls()] + list(args), check=True,
+                       stdout=subprocess.DEVNULL)
 
     def _start(self, i, state):
         log = open(os.path.join(self.dir, "etcd-m%d.log" % i), "ab")

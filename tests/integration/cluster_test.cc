@@ -12,64 +12,13 @@
 #include <nlohmann/json.hpp>
 
 #include "idforge/layout.h"
-#include "support/etcd.h"
+#include "support/cluster.h"
 #include "support/eventually.h"
-#include "support/http.h"
-#include "support/load.h"
 
 namespace idforge::testing {
 namespace {
 
 using nlohmann::json;
-
-constexpr std::int64_t kTtlS = 5;
-
-int readyz(const ServerProcess& server) {
-  HttpConnection c(server.port());
-  return c.get("/readyz").status;
-}
-
-class ClusterServe : public Cli {
- protected:
-  void SetUp() override { ASSERT_TRUE(etcd_.ready()); }
-
-  std::vector<std::string> with_etcd(std::vector<std::string> args) const {
-    std::vector<std::string> out = {"--etcd", etcd_.urls(), "--lease-ttl-s", std::to_string(kTtlS)};
-    out.insert(out.end(), args.begin(), args.end());
-    return out;
-  }
-
-  // Starts an instance; with `wait` false it may still be waiting for a node.
-  std::unique_ptr<ServerProcess> start(std::vector<std::string> args, std::vector<std::string> prefix = {},
-                                       bool wait = true) {
-    const fs::path log = dir_ / ("serve-" + std::to_string(++servers_) + ".log");
-    auto server = std::make_unique<ServerProcess>(dir_ / "data", log, with_etcd(std::move(args)), std::move(prefix), wait);
-    if (wait) {
-      EXPECT_TRUE(server->started());
-    }
-    return server;
-  }
-
-  static json info(const ServerProcess& server) {
-    HttpConnection c(server.port());
-    return json::parse(c.get("/v1/info").body);
-  }
-
-  static void expect_no_duplicates(const std::vector<std::vector<std::uint64_t>>& populations) {
-    std::set<std::uint64_t> all;
-    std::size_t total = 0;
-    for (const auto& ids : populations) {
-      total += ids.size();
-      all.insert(ids.begin(), ids.end());
-    }
-    EXPECT_EQ(all.size(), total) << "duplicate IDs";
-  }
-
-  EtcdCluster etcd_{dir_ / "etcd"};
-
- private:
-  int servers_ = 0;
-};
 
 TEST_F(ClusterServe, ThreeInstancesTakeThreeNodesAndAFourthIsRefusedClearly) {
   std::vector<std::unique_ptr<ServerProcess>> servers;
@@ -204,16 +153,23 @@ TEST_F(ClusterServe, NodesListsWhoHoldsWhichNodeAndTheMarksLeftBehind) {
   (void)fetch_ids(*a, 1);
   (void)fetch_ids(*b, 1);
   EXPECT_EQ(b->stop(SIGTERM), 0) << b->log();
-  const Ran listed = run("nodes --etcd " + etcd_.urls() + " --json");
+  const Ran held = run("nodes --etcd " + etcd_.urls() + " --json");
+  ASSERT_EQ(held.exit_code, 0) << held.err;
+  const json shown = json::parse(held.out);
+  EXPECT_EQ(shown["space"]["geometry"], "snowflake-node10-seq12");
+  EXPECT_EQ(shown["space"]["nodes"], "0-1023");
+  EXPECT_EQ(shown["space"]["cluster_id"], shown["etcd"]["cluster_id"]);
+  EXPECT_TRUE(shown["rollback"].empty()) << held.out;
+  EXPECT_EQ(shown["held"], 2) << "a's node and a's flake-128 worker";
+  EXPECT_EQ(shown["nodes"].size(), 2u) << "only the held nodes, without --all";
+  const Ran listed = run("nodes --etcd " + etcd_.urls() + " --json --all");
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   const json all = json::parse(listed.out);
-  EXPECT_EQ(all["geometry"], "snowflake-node10-seq12");
-  EXPECT_EQ(all["held"], 2) << "a's node and a's flake-128 worker";
   std::map<std::uint64_t, json> snowflake;
   for (const json& n : all["nodes"]) {
     if (n["space"] == "snowflake-node10-seq12") snowflake[n["node"].get<std::uint64_t>()] = n;
   }
-  ASSERT_EQ(snowflake.size(), 2u) << listed.out;
+  ASSERT_EQ(snowflake.size(), 1024u) << "a mark for every node of the space";
   EXPECT_TRUE(snowflake[4]["held"].get<bool>());
   EXPECT_EQ(snowflake[4]["holder"]["pid"], a->pid());
   EXPECT_EQ(snowflake[4]["lease"], info(*a)["coordination"]["lease_id"]);
@@ -226,13 +182,13 @@ TEST_F(ClusterServe, NodesListsWhoHoldsWhichNodeAndTheMarksLeftBehind) {
   EXPECT_NE(table.out.find("SPACE"), std::string::npos);
   EXPECT_NE(table.out.find(std::to_string(a->pid())), std::string::npos) << table.out;
   expect_one_error_line(run("nodes"), 2, "give --etcd");
-  expect_one_error_line(run("nodes --etcd " + etcd_.urls() + " --etcd-prefix bad"), 2, "must start with '/'");
+  expect_one_error_line(run("nodes --etcd " + etcd_.urls() + " --etcd-prefix bad"), 2, "is not in its one spelling");
 }
 
 TEST_F(ClusterServe, AnotherLayoutGeometryOnThePrefixIsRefusedNamingBoth) {
   auto twitter = start({"--node", "1"});
   const Ran other = run("serve --listen 127.0.0.1:0 --etcd " + etcd_.urls() + " --layout instagram --node 1");
-  expect_one_json_error_line(other, 2, "belongs to layout geometry snowflake-node10-seq12");
+  expect_one_json_error_line(other, 2, "of geometry snowflake-node10-seq12");
   EXPECT_NE(other.err.find("snowflake-node13-seq10"), std::string::npos) << other.err;
   const Ran own_prefix = run("serve --listen 127.0.0.1:0 --etcd " + etcd_.urls() +
                              " --layout instagram --node 1 --etcd-prefix /idforge-instagram --lease-ttl-s 1");
@@ -261,7 +217,8 @@ TEST_F(ClusterServe, AnInstanceWhoseClockIsFarFromItsPeersIsRefusedAndOneCloseEn
 
 TEST_F(ClusterServe, BadEtcdFlagsAreClearErrors) {
   expect_one_json_error_line(run("serve --etcd 127.0.0.1:2379"), 2, "must start with http:// or https://");
-  expect_one_json_error_line(run("serve --etcd " + etcd_.urls() + " --etcd-prefix idforge"), 2, "must start with '/'");
+  expect_one_json_error_line(run("serve --etcd " + etcd_.urls() + " --etcd-prefix idforge"), 2,
+                             "is not in its one spelling");
   expect_one_json_error_line(run("serve --etcd " + etcd_.urls() + " --etcd-user root"), 2, "needs a password");
   expect_one_json_error_line(run("serve --etcd " + etcd_.urls() + " --etcd-cacert /nonexistent.pem"), 1,
                              "cannot read --etcd-cacert file /nonexistent.pem");
@@ -295,6 +252,7 @@ class TlsClusterServe : public Cli {
 TEST_F(TlsClusterServe, ATlsOnlyEtcdIsReachedWithItsCaAndRefusedWithout) {
   ASSERT_TRUE(etcd_.ready());
   ASSERT_TRUE(etcd_.urls().starts_with("https://"));
+  init_space(etcd_, "--etcd-cacert " + tls_.ca);
   ServerProcess with_ca(dir_ / "data", dir_ / "tls-serve.log",
                         {"--etcd", etcd_.urls(), "--etcd-cacert", tls_.ca, "--node", "2"});
   ASSERT_TRUE(with_ca.started()) << with_ca.log();
@@ -339,6 +297,12 @@ TEST_F(ClusterServe, AWrongEtcdPasswordIsRefusedClearlyAndTheRightOneWorks) {
 
 class ThreeMemberClusterServe : public ClusterServe {
  protected:
+  void SetUp() override {
+    ClusterServe::SetUp();
+    ASSERT_TRUE(three_.ready());
+    init_space(three_);
+  }
+
   EtcdCluster three_{dir_ / "etcd3", 3};
 };
 
@@ -386,6 +350,7 @@ class PartitionedClusterServe : public ::testing::TestWithParam<Cut> {
     if (!enter_private_network()) GTEST_SKIP() << "needs root to make a network namespace (unshare --net)";
     etcd_ = std::make_unique<EtcdCluster>(temp_.path() / "etcd");
     ASSERT_TRUE(etcd_->ready());
+    init_space(*etcd_);
   }
 
   std::unique_ptr<ServerProcess> start(const std::string& name, std::vector<std::string> prefix) {

@@ -59,22 +59,21 @@ class EtcdCluster {
   // Starts `members` members in `dir` and waits (bounded, as a guard) until the
   // cluster answers. With `tls`, clients must speak https.
   explicit EtcdCluster(const std::filesystem::path& dir, int members = 1, std::optional<EtcdTls> tls = std::nullopt)
-      : dir_(dir), tls_(std::move(tls)) {
+      : dir_(dir), tls_(std::move(tls)), token_(dir_.filename().string()) {
     std::filesystem::create_directories(dir_);
-    std::string initial;
     for (int i = 0; i < members; ++i) {
       Member m;
       m.name = "m";
       m.name += std::to_string(i);
       m.client_port = free_port();
       m.peer_port = free_port();
-      if (i > 0) initial += ",";
-      initial += m.name;
-      initial += "=http://127.0.0.1:";
-      initial += std::to_string(m.peer_port);
+      if (i > 0) initial_ += ",";
+      initial_ += m.name;
+      initial_ += "=http://127.0.0.1:";
+      initial_ += std::to_string(m.peer_port);
       members_.push_back(m);
     }
-    for (Member& m : members_) start(m, initial, "new");
+    for (Member& m : members_) start(m);
     ready_ = wait_healthy();
     EXPECT_TRUE(ready_) << "etcd did not become healthy; member logs:\n" << logs();
   }
@@ -107,6 +106,42 @@ class EtcdCluster {
     }
   }
   void kill(int i) { stop(members_[static_cast<std::size_t>(i)]); }
+  // Starts member `i` again on its data directory, after kill(i).
+  void restart(int i) { start(members_[static_cast<std::size_t>(i)]); }
+
+  // etcd's documented disaster recovery: `snapshot save` now, and later
+  // restore_snapshot(path): every member stopped, its data directory made anew from
+  // the snapshot (etcdctl snapshot restore) and started on the same URLs. With
+  // `new_token` the cluster gets a new cluster ID, as the docs advise; without it
+  // the same one (measured: same token and URLs give the same ID).
+  bool save_snapshot(const std::filesystem::path& path) const {
+    return etcdctl("snapshot save '" + path.string() + "'").first == 0;
+  }
+  bool restore_snapshot(const std::filesystem::path& path, bool new_token) {
+    for (Member& m : members_) stop(m);
+    if (new_token) token_ += "-restored";
+    ++generation_;
+    for (Member& m : members_) {
+      const std::string peer = "http://127.0.0.1:" + std::to_string(m.peer_port);
+      auto [code, out] = shell("ETCDCTL_API=3 etcdctl snapshot restore '" + path.string() + "' --name " + m.name +
+                               " --data-dir '" + data_dir(m).string() + "' --initial-cluster " + initial_ +
+                               " --initial-cluster-token " + token_ + " --initial-advertise-peer-urls " + peer + " 2>&1");
+      if (code != 0) {
+        ADD_FAILURE() << out;
+        return false;
+      }
+    }
+    for (Member& m : members_) start(m);
+    return ready_ = wait_healthy();
+  }
+  // etcd lost and made again on the same URLs, with the same token: every member
+  // stopped and started on a fresh, empty data directory.
+  bool wipe() {
+    for (Member& m : members_) stop(m);
+    ++generation_;
+    for (Member& m : members_) start(m);
+    return ready_ = wait_healthy();
+  }
 
   // etcdctl with the cluster's endpoints; returns exit code and output.
   std::pair<int, std::string> etcdctl(const std::string& args) const {
@@ -115,6 +150,11 @@ class EtcdCluster {
     return shell("ETCDCTL_API=3 etcdctl --dial-timeout=2s --command-timeout=5s --endpoints='" + urls() + "'" + tls +
                  " " + args + " 2>&1");
   }
+
+  // The cluster ID every response header carries (0 when no member answers).
+  std::uint64_t cluster_id() const { return status_field("\"cluster_id\":"); }
+  // The store's revision, as the first member answering says (0 when none does).
+  std::uint64_t revision() const { return status_field("\"revision\":"); }
 
   // The index of the current leader, or -1.
   int leader() const {
@@ -168,19 +208,30 @@ class EtcdCluster {
     pid_t pid = -1;
   };
 
-  void start(Member& m, const std::string& initial, const std::string& state) {
+  // A number of `etcdctl endpoint status -w json`'s first answer.
+  std::uint64_t status_field(const std::string& field) const {
+    const std::string out = etcdctl("endpoint status -w json").second;
+    const std::size_t at = out.find(field);
+    return at == std::string::npos ? 0 : std::strtoull(out.c_str() + at + field.size(), nullptr, 10);
+  }
+
+  std::filesystem::path data_dir(const Member& m) const {
+    return dir_ / (m.name + (generation_ == 0 ? std::string() : "-" + std::to_string(generation_)) + ".etcd");
+  }
+
+  void start(Member& m) {
     const std::string client = std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(m.client_port);
     const std::string peer = "http://127.0.0.1:" + std::to_string(m.peer_port);
     std::vector<std::string> argv = {"etcd",
                                      "--name", m.name,
-                                     "--data-dir", (dir_ / (m.name + ".etcd")).string(),
+                                     "--data-dir", data_dir(m).string(),
                                      "--listen-client-urls", client,
                                      "--advertise-client-urls", client,
                                      "--listen-peer-urls", peer,
                                      "--initial-advertise-peer-urls", peer,
-                                     "--initial-cluster", initial,
-                                     "--initial-cluster-state", state,
-                                     "--initial-cluster-token", dir_.filename().string(),
+                                     "--initial-cluster", initial_,
+                                     "--initial-cluster-state", "new",
+                                     "--initial-cluster-token", token_,
                                      "--pre-vote=true"};
     if (tls_) {
       for (std::string a : {"--cert-file", tls_->cert.c_str(), "--key-file", tls_->key.c_str()}) argv.push_back(a);
@@ -191,7 +242,7 @@ class EtcdCluster {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     const std::string log = (dir_ / (m.name + ".log")).string();
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
     if (posix_spawnp(&m.pid, "etcd", &actions, nullptr, raw.data(), environ) != 0) m.pid = -1;
     posix_spawn_file_actions_destroy(&actions);
@@ -207,6 +258,9 @@ class EtcdCluster {
 
   std::filesystem::path dir_;
   std::optional<EtcdTls> tls_;
+  std::string token_;    // --initial-cluster-token: with the URLs, it makes the cluster ID.
+  std::string initial_;  // --initial-cluster.
+  int generation_ = 0;   // Data directories made anew so far (restores, wipes).
   std::vector<Member> members_;
   bool ready_ = false;
 };

@@ -4,6 +4,7 @@
 #include <grpc/support/log.h>
 
 #include <algorithm>
+#include <map>
 #include <thread>
 
 #include "core/text.h"
@@ -106,6 +107,13 @@ bool token_expired(const grpc::Status& status) {
   return status.error_message().find("invalid auth token") != std::string::npos;
 }
 
+// A cluster or member ID as etcdctl's tables print it: lower-case hex.
+std::string hex_id(std::uint64_t id) {
+  char text[20];
+  std::snprintf(text, sizeof text, "%llx", static_cast<unsigned long long>(id));
+  return text;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<EtcdClient::Impl>> EtcdClient::Impl::create(const EtcdOptions& options, EtcdObserver observer) {
@@ -159,7 +167,82 @@ Result<std::unique_ptr<EtcdClient::Impl>> EtcdClient::Impl::create(const EtcdOpt
   if (!impl->user_.empty()) {
     if (Result<void> auth = impl->authenticate(impl->default_deadline()); !auth) return auth.error();
   }
+  // Every member's cluster, asked of all at once: endpoints that name two
+  // clusters are refused before anything is sent to either. A member that does not
+  // answer now is asked before the first call that goes to it.
+  const Deadline probe_deadline = std::chrono::steady_clock::now() + impl->call_timeout_;
+  std::vector<std::thread> probes;
+  for (std::size_t i = 0; i < impl->members_.size(); ++i) {
+    probes.emplace_back([&impl, i, probe_deadline] { (void)impl->probe(i, probe_deadline); });
+  }
+  for (std::thread& t : probes) t.join();
+  std::map<std::uint64_t, std::vector<std::string>> clusters;
+  for (const Member& m : impl->members_) {
+    if (m.cluster_id != 0) clusters[m.cluster_id].push_back(m.url);
+  }
+  if (clusters.size() > 1) {
+    std::string which;
+    for (const auto& [id, urls] : clusters) {
+      std::string list;
+      for (const std::string& url : urls) list += (list.empty() ? "" : ", ") + url;
+      which += cat(which.empty() ? "" : "; ", "cluster ", hex_id(id), ": ", list);
+    }
+    return Error(Errc::invalid_argument,
+                 cat("the etcd endpoints name members of ", clusters.size(), " different clusters (", which,
+                     "); one ID space lives in one cluster, and failing over to another would hand out nodes "
+                     "another cluster also leases. Give --etcd the members of one cluster only"));
+  }
   return impl;
+}
+
+Result<void> EtcdClient::Impl::check_cluster(std::size_t index, std::uint64_t id) {
+  if (id == 0) return {};  // An answer without a header says nothing.
+  std::uint64_t ours;
+  {
+    std::lock_guard lock(mutex_);
+    Member& m = members_[index];
+    if (cluster_id_ == 0) cluster_id_ = id;
+    m.cluster_id = id;
+    ours = cluster_id_;
+    if (id == ours) return {};
+    m.foreign = true;
+  }
+  Error error(Errc::unavailable,
+              cat("etcd member ", members_[index].url, " belongs to cluster ", hex_id(id), ", not to cluster ",
+                  hex_id(ours), " that this process reached first; it is not used from now on. The endpoints name "
+                  "members of two clusters, or the cluster was replaced or restored from a snapshot with a new "
+                  "cluster token (an ID space made on cluster ", hex_id(ours), " refuses the new one until "
+                  "'idforge nodes recover')"));
+  if (observer_.error) observer_.error("foreign_cluster", error);
+  return error;
+}
+
+Result<void> EtcdClient::Impl::probe(std::size_t index, Deadline deadline) {
+  const std::shared_ptr<Stubs> stubs = stubs_of(index);
+  grpc::ClientContext context;
+  prepare(context, deadline, true);
+  etcdserverpb::StatusResponse response;
+  const grpc::Status status = stubs->maintenance->Status(&context, etcdserverpb::StatusRequest(), &response);
+  if (!status.ok()) {
+    reconnect_if_down(index, stubs);
+    return report("status", members_[index].url, status);
+  }
+  return check_cluster(index, response.header().cluster_id());
+}
+
+std::uint64_t EtcdClient::Impl::cluster_id() {
+  std::lock_guard lock(mutex_);
+  return cluster_id_;
+}
+
+bool EtcdClient::Impl::cluster_replaced() {
+  std::lock_guard lock(mutex_);
+  bool any_foreign = false;
+  for (const Member& m : members_) {
+    if (m.cluster_id != 0 && !m.foreign) return false;
+    any_foreign = any_foreign || m.foreign;
+  }
+  return any_foreign;
 }
 
 std::shared_ptr<EtcdClient::Impl::Stubs> EtcdClient::Impl::connect(const std::string& target) const {
@@ -169,6 +252,7 @@ std::shared_ptr<EtcdClient::Impl::Stubs> EtcdClient::Impl::connect(const std::st
   stubs->kv = etcdserverpb::KV::NewStub(stubs->channel);
   stubs->lease = etcdserverpb::Lease::NewStub(stubs->channel);
   stubs->auth = etcdserverpb::Auth::NewStub(stubs->channel);
+  stubs->maintenance = etcdserverpb::Maintenance::NewStub(stubs->channel);
   stubs->built = std::chrono::steady_clock::now();
   return stubs;
 }
@@ -213,8 +297,8 @@ Error EtcdClient::Impl::report(const char* what, const std::string& url, const g
   return error;
 }
 
-template <class Call>
-Result<void> EtcdClient::Impl::call(const char* what, Deadline deadline, Call&& run) {
+template <class Call, class Header>
+Result<void> EtcdClient::Impl::call(const char* what, Deadline deadline, Call&& run, Header&& header) {
   std::size_t first;
   {
     std::lock_guard lock(mutex_);
@@ -224,16 +308,34 @@ Result<void> EtcdClient::Impl::call(const char* what, Deadline deadline, Call&& 
   std::optional<Error> last;
   for (std::size_t tries = 0;; ++tries) {
     if (tries > 0 && tries % members_.size() == 0) {
+      if (cluster_replaced()) break;  // No member of this client's cluster is left to ask.
       if (std::chrono::steady_clock::now() + kCyclePause >= deadline) break;
       std::this_thread::sleep_for(kCyclePause);
     }
     if (std::chrono::steady_clock::now() >= deadline) break;
     const std::size_t index = (first + tries) % members_.size();
+    bool known;
+    {
+      std::lock_guard lock(mutex_);
+      if (members_[index].foreign) continue;
+      known = members_[index].cluster_id != 0;
+    }
+    if (!known) {
+      // A member not asked yet: which cluster it belongs to, before anything goes to it.
+      if (Result<void> ours = probe(index, deadline); !ours) {
+        last = ours.error();
+        continue;
+      }
+    }
     const std::shared_ptr<Stubs> stubs = stubs_of(index);
     grpc::ClientContext context;
     prepare(context, deadline, true);
     const grpc::Status status = run(*stubs, context);
     if (status.ok()) {
+      if (Result<void> ours = check_cluster(index, header().cluster_id()); !ours) {
+        last = ours.error();
+        continue;
+      }
       std::lock_guard lock(mutex_);
       current_ = index;
       return {};
@@ -285,10 +387,13 @@ Result<void> EtcdClient::Impl::authenticate(Deadline deadline) {
 
 Result<etcdserverpb::TxnResponse> EtcdClient::Impl::txn(const etcdserverpb::TxnRequest& request, Deadline deadline) {
   etcdserverpb::TxnResponse response;
-  Result<void> done = call("transaction", deadline, [&](Stubs& m, grpc::ClientContext& context) {
-    response.Clear();
-    return m.kv->Txn(&context, request, &response);
-  });
+  Result<void> done = call(
+      "transaction", deadline,
+      [&](Stubs& m, grpc::ClientContext& context) {
+        response.Clear();
+        return m.kv->Txn(&context, request, &response);
+      },
+      [&]() -> const etcdserverpb::ResponseHeader& { return response.header(); });
   if (!done) return done.error();
   return response;
 }
@@ -296,10 +401,13 @@ Result<etcdserverpb::TxnResponse> EtcdClient::Impl::txn(const etcdserverpb::TxnR
 Result<etcdserverpb::RangeResponse> EtcdClient::Impl::range(const etcdserverpb::RangeRequest& request,
                                                              Deadline deadline) {
   etcdserverpb::RangeResponse response;
-  Result<void> done = call("range read", deadline, [&](Stubs& m, grpc::ClientContext& context) {
-    response.Clear();
-    return m.kv->Range(&context, request, &response);
-  });
+  Result<void> done = call(
+      "range read", deadline,
+      [&](Stubs& m, grpc::ClientContext& context) {
+        response.Clear();
+        return m.kv->Range(&context, request, &response);
+      },
+      [&]() -> const etcdserverpb::ResponseHeader& { return response.header(); });
   if (!done) return done.error();
   return response;
 }
@@ -308,10 +416,13 @@ Result<etcdserverpb::LeaseGrantResponse> EtcdClient::Impl::grant(std::int64_t tt
   etcdserverpb::LeaseGrantRequest request;
   request.set_ttl(ttl_s);
   etcdserverpb::LeaseGrantResponse response;
-  Result<void> done = call("lease grant", deadline, [&](Stubs& m, grpc::ClientContext& context) {
-    response.Clear();
-    return m.lease->LeaseGrant(&context, request, &response);
-  });
+  Result<void> done = call(
+      "lease grant", deadline,
+      [&](Stubs& m, grpc::ClientContext& context) {
+        response.Clear();
+        return m.lease->LeaseGrant(&context, request, &response);
+      },
+      [&]() -> const etcdserverpb::ResponseHeader& { return response.header(); });
   if (!done) return done.error();
   if (!response.error().empty()) return Error(Errc::unavailable, cat("etcd lease grant failed: ", response.error()));
   return response;
@@ -323,18 +434,21 @@ Result<etcdserverpb::LeaseKeepAliveResponse> EtcdClient::Impl::keepalive(std::in
   etcdserverpb::LeaseKeepAliveResponse response;
   // One round per stream: the stream's deadline bounds the read, so a member
   // that accepts and never answers cannot hold the keeper past it.
-  Result<void> done = call("keepalive", deadline, [&](Stubs& m, grpc::ClientContext& context) {
-    response.Clear();
-    auto stream = m.lease->LeaseKeepAlive(&context);
-    if (stream->Write(request) && stream->Read(&response)) {
-      stream->WritesDone();
-      (void)stream->Finish();
-      return grpc::Status::OK;
-    }
-    stream->WritesDone();
-    grpc::Status status = stream->Finish();
-    return status.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "the keepalive stream closed") : status;
-  });
+  Result<void> done = call(
+      "keepalive", deadline,
+      [&](Stubs& m, grpc::ClientContext& context) {
+        response.Clear();
+        auto stream = m.lease->LeaseKeepAlive(&context);
+        if (stream->Write(request) && stream->Read(&response)) {
+          stream->WritesDone();
+          (void)stream->Finish();
+          return grpc::Status::OK;
+        }
+        stream->WritesDone();
+        grpc::Status status = stream->Finish();
+        return status.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "the keepalive stream closed") : status;
+      },
+      [&]() -> const etcdserverpb::ResponseHeader& { return response.header(); });
   if (!done) return done.error();
   return response;
 }
@@ -343,9 +457,10 @@ Result<void> EtcdClient::Impl::revoke(std::int64_t lease, Deadline deadline) {
   etcdserverpb::LeaseRevokeRequest request;
   request.set_id(lease);
   etcdserverpb::LeaseRevokeResponse response;
-  Result<void> done = call("lease revoke", deadline, [&](Stubs& m, grpc::ClientContext& context) {
-    return m.lease->LeaseRevoke(&context, request, &response);
-  });
+  Result<void> done = call(
+      "lease revoke", deadline,
+      [&](Stubs& m, grpc::ClientContext& context) { return m.lease->LeaseRevoke(&context, request, &response); },
+      [&]() -> const etcdserverpb::ResponseHeader& { return response.header(); });
   if (!done && done.error().code() == Errc::lease_lost) return {};  // Already gone.
   return done;
 }
@@ -366,5 +481,7 @@ Result<std::shared_ptr<EtcdClient>> EtcdClient::connect(const EtcdOptions& optio
 }
 
 const std::vector<std::string>& EtcdClient::endpoints() const { return impl_->endpoints(); }
+std::uint64_t EtcdClient::cluster_id() const { return impl_->cluster_id(); }
+bool EtcdClient::cluster_replaced() const { return impl_->cluster_replaced(); }
 
 }  // namespace idforge

@@ -8,6 +8,13 @@
 // Every call carries `hasleader: true`, so a member cut off from its quorum
 // answers "no leader" instead of going silent.
 //
+// One cluster. Every member is asked its status (which carries its cluster ID)
+// before the first call goes to it: at create() all at once, later a member that
+// did not answer then. The first cluster ID seen is the client's; endpoints that
+// name members of two clusters are refused at create(), and a member found later
+// to belong to another cluster (or whose answers start to carry another cluster
+// ID) is *foreign*: it is never called again, and no answer of it is used.
+//
 // Thread safety: all methods may be called from any thread.
 #ifndef IDFORGE_LEASE_ETCD_CLIENT_H_
 #define IDFORGE_LEASE_ETCD_CLIENT_H_
@@ -40,6 +47,14 @@ class EtcdClient::Impl {
   Result<void> revoke(std::int64_t lease, Deadline deadline);
   Result<void> authenticate(Deadline deadline);
 
+  // The ID of the cluster this client talks to (the first one seen), or 0 before
+  // any member answered.
+  std::uint64_t cluster_id();
+  // True once every member whose cluster is known is foreign: the cluster at these
+  // endpoints is not the one this client first reached (replaced, or restored from
+  // a snapshot with a new cluster token). A new client then learns the new one.
+  bool cluster_replaced();
+
   // A deadline call_timeout_ms × the number of endpoints from now: long enough for
   // one try of every member.
   Deadline default_deadline() const;
@@ -53,20 +68,31 @@ class EtcdClient::Impl {
     std::unique_ptr<etcdserverpb::KV::Stub> kv;
     std::unique_ptr<etcdserverpb::Lease::Stub> lease;
     std::unique_ptr<etcdserverpb::Auth::Stub> auth;
+    std::unique_ptr<etcdserverpb::Maintenance::Stub> maintenance;
     std::chrono::steady_clock::time_point built;
   };
   struct Member {
     std::string url;
     std::string target;
     std::shared_ptr<Stubs> stubs;  // Guarded by mutex_; replaced, never changed.
+    std::uint64_t cluster_id = 0;  // Guarded by mutex_; 0 until the member answered.
+    bool foreign = false;          // Guarded by mutex_: of another cluster than the client's.
   };
 
   Impl() = default;
 
   // Runs `call(stubs, context)` on members in turn, from the current one, until one
-  // answers or `deadline` passes. `what` names the call in errors.
-  template <class Call>
-  Result<void> call(const char* what, Deadline deadline, Call&& call);
+  // answers or `deadline` passes; `header()` gives the answer's header, whose
+  // cluster ID must be the client's. `what` names the call in errors.
+  template <class Call, class Header>
+  Result<void> call(const char* what, Deadline deadline, Call&& call, Header&& header);
+  // Asks member `index` its status and records its cluster: ok when it is the
+  // client's cluster (pinning the first one seen), an error when it does not answer
+  // or is foreign.
+  Result<void> probe(std::size_t index, Deadline deadline);
+  // Records that member `index` answered as cluster `id`; an error naming both
+  // clusters when that is not the client's cluster (the member is foreign from then on).
+  Result<void> check_cluster(std::size_t index, std::uint64_t id);
   void prepare(grpc::ClientContext& context, Deadline deadline, bool with_token);
   Error report(const char* what, const std::string& url, const grpc::Status& status);
   std::shared_ptr<Stubs> connect(const std::string& target) const;
@@ -88,6 +114,7 @@ class EtcdClient::Impl {
 
   std::mutex mutex_;
   std::size_t current_ = 0;  // Guarded by mutex_.
+  std::uint64_t cluster_id_ = 0;  // Guarded by mutex_: the client's cluster, once known.
   std::string token_;        // Guarded by mutex_.
 };
 

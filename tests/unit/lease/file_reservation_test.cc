@@ -270,6 +270,58 @@ TEST_F(FileReservationTest, OneLostDamagedOrOlderRecordNeverResetsANode) {
   }
 }
 
+// Regression: an operator deleted the floor and restored an older copy of the
+// mark, and the next holder started after the old mark: 1,987,712 of 2,000,000 IDs
+// repeated, silently. The lock file's own note of the last reservation shows the
+// records went back; the node is refused (never skipped) until it is recovered.
+TEST_F(FileReservationTest, ADeletedFloorAndAnOlderMarkRestoredAreAStoreThatForgotUntilRecovered) {
+  const std::vector<std::uint64_t> first = run(7, kStartMs, 5000);
+  const std::string older = slurp(mark(7));
+  const std::vector<std::uint64_t> second = run(7, kStartMs + 2000, 5000);
+  fs::remove(folder() / "floor");
+  std::ofstream(mark(7)) << older;
+  Result<std::unique_ptr<FileReservation>> refused = FileReservation::acquire(dir_, layout_, 7);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Errc::io);
+  const std::string& why = refused.error().message();
+  EXPECT_NE(why.find("went back in time"), std::string::npos) << why;
+  EXPECT_NE(why.find("idforge nodes recover --data-dir " + dir_.string()), std::string::npos) << why;
+  Result<std::unique_ptr<FileReservation>> any = FileReservation::acquire_any(dir_, layout_, 7, 8);
+  ASSERT_FALSE(any) << "a store that forgot is refused, not skipped for the next node";
+  EXPECT_EQ(any.error().code(), Errc::io);
+  EXPECT_FALSE(FileReservation::recorded_stamp(dir_, layout_, 7)) << "inspection says so too";
+  // So is a node whose mark and floor are both gone while its lock file remembers it.
+  run(9, kStartMs, 10);
+  fs::remove(mark(9));
+  fs::remove(folder() / "floor");
+  EXPECT_FALSE(FileReservation::acquire(dir_, layout_, 9));
+
+  // The explicit step: every record raised past what may have been issued.
+  const std::int64_t recovered_to = layout_.tick_at_unix_ms(kStartMs + 1000);
+  Result<std::uint64_t> raised = FileReservation::recover(dir_, layout_, recovered_to);
+  ASSERT_TRUE(raised) << raised.error().message();
+  EXPECT_EQ(*raised, 2u) << "nodes 7 and 9";
+  // The clock is back where the first run was: only the records keep the runs apart.
+  const std::vector<std::uint64_t> third = run(7, kStartMs, 5000, kHourMs);
+  expect_all_after(second, third);
+  EXPECT_TRUE(hold(9));
+}
+
+TEST_F(FileReservationTest, ARecoveryTouchesNothingWhileANodeIsHeld) {
+  run(3, kStartMs, 10);
+  auto held = hold(4);
+  const std::string before = slurp(mark(3));
+  Result<std::uint64_t> refused = FileReservation::recover(dir_, layout_, layout_.tick_at_unix_ms(kStartMs + kHourMs));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Errc::unavailable);
+  EXPECT_NE(refused.error().message().find("node 4"), std::string::npos) << refused.error().message();
+  EXPECT_NE(refused.error().message().find("process " + std::to_string(::getpid())), std::string::npos);
+  EXPECT_EQ(slurp(mark(3)), before) << "nothing was written";
+  held.reset();
+  ASSERT_TRUE(FileReservation::recover(dir_, layout_, layout_.tick_at_unix_ms(kStartMs + kHourMs)));
+  EXPECT_EQ(FileReservation::recorded_stamp(dir_, layout_, 3).value(), layout_.tick_at_unix_ms(kStartMs + kHourMs));
+}
+
 TEST_F(FileReservationTest, ALostFloorIsRebuiltFromTheMarks) {
   run(3, kStartMs, 10);
   run(7, kStartMs, 10);
