@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// `idforge verify --ranges`: checks a fleet's audit logs for two ranges of one
-// node that overlap.
+// `idforge verify --ranges`: checks a fleet's audit logs for two claimed ranges of
+// one node that overlap, for reservations of two holders of a node that overlap
+// (each holder's cut at its release), and for claimed ranges outside their
+// holder's reservations.
 #ifndef IDFORGE_CLI_VERIFY_RANGES_H_
 #define IDFORGE_CLI_VERIFY_RANGES_H_
 
@@ -20,8 +22,8 @@ struct Input {
 
 // Reads audit-log records (one JSON object per line, as `idforge serve
 // --audit-log` writes them) from every input, reports per ID space and node the
-// ranges, IDs issued and any overlap, and returns the exit code: 0 no overlap,
-// 1 an overlap or a read error.
+// ranges, holders, IDs issued and any finding, and returns the exit code: 0 none,
+// 1 a finding or a read error.
 int run_verify_ranges(std::vector<Input>& inputs, bool json);
 
 }  // namespace idforge::cli

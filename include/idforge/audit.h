@@ -17,9 +17,16 @@
 // period (a quarter of reserve_ahead_ms, Default: 250 ms), however many IDs it
 // issues, and an idle node reports nothing.
 //
-// What the record cannot cover: the IDs issued after the last report by a process
-// that is killed (at most one renewal period of them). They are still below the
-// node's durable mark, which every successor starts after.
+// Reservations. Before a generator issues in newly reserved time, it records the
+// range of states it may issue in (reserve(), written durably before it returns),
+// and when it gives its node back, the last ID it issued (release()). So a process
+// killed between reports still left a record of every ID it may have issued: its
+// reserved ranges, which successors start after. `idforge verify --ranges` checks
+// that the reserved ranges of a node's holders never overlap (a release gives back
+// what lies past its last ID) and that every claimed range lies in its holder's.
+//
+// A holder is one generator: its records carry the same `holder` number, unique in
+// the process.
 //
 // Example:
 //
@@ -36,6 +43,7 @@
 #define IDFORGE_AUDIT_H_
 
 #include <cstdint>
+#include <optional>
 
 #include "idforge/layout.h"
 
@@ -55,6 +63,17 @@ struct ClaimedRange {
   // states, which the next report does not count again. So a generator's ranges
   // never add up to fewer IDs than it issued, and to more only by such states.
   std::uint64_t issued = 0;
+  // The generator that claimed it, unique in the process.
+  std::uint64_t holder = 0;
+};
+
+// The states a generator may issue in from now on: those of the stamps it has just
+// reserved, after every state it reserved (or inherited) before.
+struct ReservedRange {
+  std::uint64_t node = 0;
+  std::uint64_t first_id = 0;
+  std::uint64_t last_id = 0;
+  std::uint64_t holder = 0;
 };
 
 // Where a generator reports its claimed ranges.
@@ -65,6 +84,24 @@ class AuditSink {
   // close() with the generator's renewal lock held: it must not block for long
   // (queue the record and write it elsewhere) and must not call the generator.
   virtual void record(const Layout& layout, const ClaimedRange& range) = 0;
+  // Records durably, before the generator issues in it, a range the generator may
+  // issue in. Called from the generator's extension (off the hot path, with its
+  // renewal lock held); a failure is the sink's to report: the generator goes on.
+  // Default: nothing.
+  virtual void reserve(const Layout& layout, const ReservedRange& range) {
+    (void)layout;
+    (void)range;
+  }
+  // Records that `holder` gave node `node` back, having issued nothing past
+  // `last_id` (its final reservation), after the release was made durable.
+  // `last_id` is nullopt when the holder issued nothing. Default: nothing.
+  virtual void release(const Layout& layout, std::uint64_t node, std::uint64_t holder,
+                       std::optional<std::uint64_t> last_id) {
+    (void)layout;
+    (void)node;
+    (void)holder;
+    (void)last_id;
+  }
 };
 
 }  // namespace idforge

@@ -282,6 +282,7 @@ class Generator {
   const std::uint64_t fork_generation_;
   const Fence* const fence_;
   AuditSink* const audit_;
+  const std::uint64_t holder_;  // This generator's number in its audit records.
   std::uint64_t initial_state_ = 0;
   std::optional<std::int64_t> inherited_stamp_;
 

@@ -25,6 +25,12 @@ std::int64_t ns_into_ms(std::int64_t ns) {
   return r < 0 ? r + kNsPerMs : r;
 }
 
+// The holder number of the next generator made in this process (audit.h).
+std::uint64_t next_holder() {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 }  // namespace
 
 std::uint64_t Generator::current_fork_generation() { return detail::fork_generation(); }
@@ -46,6 +52,7 @@ Generator::Generator(const GeneratorOptions& options, Clock& clock, Reservation&
       fork_generation_(current_fork_generation()),
       fence_(reservation.fence()),
       audit_(options.audit),
+      holder_(next_holder()),
       inherited_stamp_(reservation.inherited_stamp()) {
   // A successor starts after the largest stamp its predecessors may have issued.
   if (inherited_stamp_) {
@@ -284,6 +291,13 @@ Result<void> Generator::extend_locked(std::int64_t min_tick) {
     if (r.error().code() == Errc::lease_lost) lose(r.error());
     return r;
   }
+  if (audit_ != nullptr) {
+    // What may be issued from now on, recorded before anything of it is.
+    const std::uint64_t from = reserved_tick_ >= 0 ? static_cast<std::uint64_t>(reserved_tick_ + 1) << seq_bits_
+                                                   : initial_state_;
+    const std::uint64_t to = (static_cast<std::uint64_t>(until + 1) << seq_bits_) - 1;
+    audit_->reserve(layout_, ReservedRange{node_, id_of(from), id_of(to), holder_});
+  }
   reserved_tick_ = until;
   limit_tick_.store(until, std::memory_order_seq_cst);
   if (fence_passed()) {
@@ -329,6 +343,7 @@ void Generator::audit_locked(std::uint64_t state) {
   // A claim in flight has moved state_ but may not have counted its skipped
   // states yet: such a count comes out high now and is made good in the next report.
   range.issued = std::min(range.states, issued > audited_issued_ ? issued - audited_issued_ : 0);
+  range.holder = holder_;
   audit_->record(layout_, range);
   audited_state_ = state;
   audited_issued_ = std::max(audited_issued_, issued);
@@ -366,7 +381,13 @@ Result<void> Generator::close() {
   const std::int64_t last_tick = last_issued_tick();
   std::optional<std::int64_t> final_stamp = inherited_stamp_;
   if (last_tick >= 0) final_stamp = std::max(final_stamp.value_or(-1), last_tick);
-  return reservation_.release(final_stamp);
+  Result<void> released = reservation_.release(final_stamp);
+  if (released && audit_ != nullptr) {
+    // The rest of the reservation is given back: its successor may start in it.
+    audit_->release(layout_, node_, holder_,
+                    closed_state_ == initial_state_ ? std::nullopt : std::optional(id_of(closed_state_ - 1)));
+  }
+  return released;
 }
 
 GeneratorStats Generator::stats() {

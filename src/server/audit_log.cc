@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "idforge/clock.h"
+#include "idforge/random.h"
 #include "idforge/time_text.h"
 #include "server/log.h"
 #include "server/metrics.h"
@@ -42,25 +43,35 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(AuditLogOptions options) {
   return std::unique_ptr<AuditLog>(new AuditLog(std::move(options), fd, static_cast<std::uint64_t>(st.st_size)));
 }
 
+// A random name for this run of the process, in every line.
+std::string new_run_name() {
+  char text[20];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(SystemRandom::instance().next_u64()));
+  return text;
+}
+
 AuditLog::AuditLog(AuditLogOptions options, int fd, std::uint64_t size)
-    : options_(std::move(options)), fd_(fd), size_(size) {
+    : options_(std::move(options)), run_(new_run_name()), fd_(fd), size_(size) {
   writer_ = std::thread([this] { run(); });
 }
 
 AuditLog::~AuditLog() { (void)close(); }
 
-void AuditLog::record(const Layout& layout, const ClaimedRange& range) {
+nlohmann::ordered_json AuditLog::line_of(const Layout& layout, const char* kind, std::uint64_t node,
+                                         std::uint64_t holder) const {
   static SystemClock clock;  // Calibrated once.
-  nlohmann::ordered_json line = {{"at", format_utc_ms(clock.wall_ns() / 1'000'000)},
-                                 {"host", options_.host},
-                                 {"pid", options_.pid},
-                                 {"layout", layout.name() == "custom" ? layout.spec() : std::string(layout.name())},
-                                 {"space", layout.geometry()},
-                                 {"node", range.node},
-                                 {"first", std::to_string(range.first_id)},
-                                 {"last", std::to_string(range.last_id)},
-                                 {"states", range.states},
-                                 {"issued", range.issued}};
+  return {{"at", format_utc_ms(clock.wall_ns() / 1'000'000)},
+          {"host", options_.host},
+          {"pid", options_.pid},
+          {"run", run_},
+          {"holder", holder},
+          {"kind", kind},
+          {"layout", layout.name() == "custom" ? layout.spec() : std::string(layout.name())},
+          {"space", layout.geometry()},
+          {"node", node}};
+}
+
+void AuditLog::queue(const nlohmann::ordered_json& line) {
   std::string text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   text += '\n';
   std::lock_guard lock(mutex_);
@@ -72,30 +83,64 @@ void AuditLog::record(const Layout& layout, const ClaimedRange& range) {
   records_.fetch_add(1, std::memory_order_relaxed);
 }
 
+void AuditLog::record(const Layout& layout, const ClaimedRange& range) {
+  nlohmann::ordered_json line = line_of(layout, "claimed", range.node, range.holder);
+  line["first"] = std::to_string(range.first_id);
+  line["last"] = std::to_string(range.last_id);
+  line["states"] = range.states;
+  line["issued"] = range.issued;
+  queue(line);
+}
+
+void AuditLog::reserve(const Layout& layout, const ReservedRange& range) {
+  nlohmann::ordered_json line = line_of(layout, "reserved", range.node, range.holder);
+  line["first"] = std::to_string(range.first_id);
+  line["last"] = std::to_string(range.last_id);
+  queue(line);
+  flush();
+}
+
+void AuditLog::release(const Layout& layout, std::uint64_t node, std::uint64_t holder,
+                       std::optional<std::uint64_t> last_id) {
+  nlohmann::ordered_json line = line_of(layout, "released", node, holder);
+  if (last_id) line["last"] = std::to_string(*last_id);
+  queue(line);
+}
+
+void AuditLog::flush() {
+  std::lock_guard write_lock(write_mutex_);
+  std::string lines;
+  {
+    std::lock_guard lock(mutex_);
+    lines.swap(pending_);
+  }
+  if (lines.empty()) return;
+  Result<void> written = write_out(lines);
+  std::lock_guard lock(mutex_);
+  if (!written) {
+    errors_.fetch_add(1, std::memory_order_relaxed);
+    if (!failing_) log(LogLevel::error, "audit log failing", {{"error", written.error().message()}});
+    failing_ = written.error();
+    // Keep the lines for the next attempt, ahead of newer ones, within the bound.
+    if (lines.size() + pending_.size() <= kMaxPendingBytes) {
+      pending_.insert(0, lines);
+    } else {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+    }
+  } else if (failing_) {
+    log(LogLevel::info, "audit log writing again", {{"path", options_.path}});
+    failing_.reset();
+  }
+}
+
 void AuditLog::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
     wake_.wait_for(lock, options_.flush_interval, [&] { return stopping_; });
     const bool last = stopping_;
-    std::string lines;
-    lines.swap(pending_);
     lock.unlock();
-    Result<void> written = lines.empty() ? Result<void>() : write_out(lines);
+    flush();
     lock.lock();
-    if (!written) {
-      errors_.fetch_add(1, std::memory_order_relaxed);
-      if (!failing_) log(LogLevel::error, "audit log failing", {{"error", written.error().message()}});
-      failing_ = written.error();
-      // Keep the lines for the next attempt, ahead of newer ones, within the bound.
-      if (lines.size() + pending_.size() <= kMaxPendingBytes) {
-        pending_.insert(0, lines);
-      } else {
-        dropped_.fetch_add(1, std::memory_order_relaxed);
-      }
-    } else if (failing_ && !lines.empty()) {
-      log(LogLevel::info, "audit log writing again", {{"path", options_.path}});
-      failing_.reset();
-    }
     if (last) return;
   }
 }
@@ -154,6 +199,7 @@ Result<void> AuditLog::close() {
     wake_.notify_all();
   }
   if (writer_.joinable()) writer_.join();
+  std::lock_guard write_lock(write_mutex_);
   std::lock_guard lock(mutex_);
   closed_ = true;
   ::close(fd_);
@@ -170,7 +216,7 @@ nlohmann::ordered_json AuditLog::info() const {
 }
 
 void AuditLog::render_metrics(Buffer& out) const {
-  append_family(out, "idforge_audit_records_total", "Claimed ranges recorded in the audit log.",
+  append_family(out, "idforge_audit_records_total", "Ranges recorded in the audit log: reserved, claimed and released.",
                 static_cast<double>(records_.load(std::memory_order_relaxed)), "counter");
   append_family(out, "idforge_audit_bytes_total", "Bytes written to the audit log (fsynced).",
                 static_cast<double>(bytes_.load(std::memory_order_relaxed)), "counter");

@@ -330,6 +330,57 @@ std::string record(std::uint64_t node, std::uint64_t first, std::uint64_t last, 
          "\n";
 }
 
+// A reservation record (kind reserved or released) of holder `holder` of run `run`.
+std::string reservation(const std::string& kind, std::uint64_t node, std::optional<std::uint64_t> first,
+                        std::optional<std::uint64_t> last, const std::string& run, std::uint64_t holder = 1) {
+  json line = {{"at", "2026-12-01T10:00:00.000Z"}, {"host", "a"}, {"pid", 7}, {"run", run}, {"holder", holder},
+               {"kind", kind}, {"layout", "twitter"}, {"space", "node10-seq12"}, {"node", node}};
+  if (first) line["first"] = std::to_string(*first);
+  if (last) line["last"] = std::to_string(*last);
+  return line.dump() + "\n";
+}
+
+// A claimed range with its holder named, as a log with reservations writes it.
+std::string claimed(std::uint64_t node, std::uint64_t first, std::uint64_t last, const std::string& run) {
+  json line = json::parse(record(node, first, last));
+  line["run"] = run;
+  line["holder"] = 1;
+  line["kind"] = "claimed";
+  return line.dump() + "\n";
+}
+
+TEST_F(VerifyCli, ReservationsOfTwoHoldersMustNotOverlapOnceCutAtTheirReleaseAndCoverTheirClaims) {
+  // r1 reserved 100-299, issued up to 150 and gave the rest back; r2 started at 151.
+  const std::string clean = write(
+      "clean.log", reservation("reserved", 1, 100, 199, "r1") + reservation("reserved", 1, 200, 299, "r1") +
+                       claimed(1, 100, 150, "r1") + reservation("released", 1, std::nullopt, 150, "r1") +
+                       reservation("reserved", 1, 151, 400, "r2") + claimed(1, 151, 300, "r2") +
+                       // r3 issued nothing and gave its reservation back whole.
+                       reservation("reserved", 1, 401, 500, "r3") + reservation("released", 1, std::nullopt,
+                                                                                std::nullopt, "r3") +
+                       reservation("reserved", 1, 401, 600, "r4"));
+  const json ok = verify("--ranges " + clean, 0);
+  EXPECT_EQ(ok["reserved"], 5);
+  EXPECT_EQ(ok["released"], 2);
+  EXPECT_EQ(ok["reservation_overlaps"], 0);
+  EXPECT_EQ(ok["uncovered"], 0);
+  EXPECT_EQ(ok["nodes"][0]["holders"].size(), 4u);
+
+  // A holder killed without a release keeps its whole reservation: one that starts
+  // inside it overlaps; and a claim outside its holder's reservations is uncovered.
+  const std::string bad = write("bad.log", reservation("reserved", 1, 100, 299, "k1") + claimed(1, 100, 150, "k1") +
+                                               reservation("reserved", 1, 200, 400, "k2") + claimed(1, 250, 450, "k2"));
+  const json r = verify("--ranges " + bad, 1);
+  EXPECT_EQ(r["reservation_overlaps"], 1);
+  EXPECT_EQ(r["uncovered"], 1);
+  EXPECT_EQ(r["overlaps"], 0) << "the claimed ranges alone do not overlap";
+  ASSERT_EQ(r["reservation_overlap_examples"].size(), 1u);
+  EXPECT_EQ(r["reservation_overlap_examples"][0]["b"]["run"], "k2");
+  const testing::Ran text = run("verify --ranges " + bad);
+  EXPECT_NE(text.out.find("overlapping reservations of two holders"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("claimed ranges outside their holder's reservations"), std::string::npos);
+}
+
 TEST_F(VerifyCli, RangesOfAFleetThatNeverOverlapPass) {
   const std::string a = write("a.log", record(1, 100, 199) + record(1, 300, 399) + record(2, 150, 250));
   const std::string b = write("b.log", record(1, 200, 299, "b") + record(1, 150, 199, "b", "seq8-node16"));

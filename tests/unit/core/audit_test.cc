@@ -17,7 +17,18 @@ constexpr std::int64_t kNsPerMs = 1'000'000;
 
 struct Collect final : AuditSink {
   void record(const Layout&, const ClaimedRange& range) override { ranges.push_back(range); }
+  void reserve(const Layout&, const ReservedRange& range) override {
+    // Recorded before anything of it is issued: no claim reaches into it yet.
+    for (const ClaimedRange& c : ranges) EXPECT_LT(c.last_id, range.first_id);
+    reserved.push_back(range);
+  }
+  void release(const Layout&, std::uint64_t node, std::uint64_t holder, std::optional<std::uint64_t> last_id) override {
+    EXPECT_EQ(node, 5u);
+    released.push_back({holder, last_id});
+  }
   std::vector<ClaimedRange> ranges;
+  std::vector<ReservedRange> reserved;
+  std::vector<std::pair<std::uint64_t, std::optional<std::uint64_t>>> released;
 };
 
 struct Rig {
@@ -148,6 +159,39 @@ TEST(Audit, ARollbackKeepsTheRangesApart) {
   ASSERT_TRUE(rig.generator->close());
   ASSERT_EQ(rig.sink.ranges.size(), 2u);
   expect_covered(ids, rig.sink.ranges);
+}
+
+TEST(Audit, EveryIdLiesInARangeReservedBeforeItAndTheReleaseGivesTheRestBack) {
+  Rig rig;
+  std::vector<std::uint64_t> ids;
+  for (int ms = 0; ms < 3000; ms += 7) {
+    rig.clock.set_wall_ns((kStartMs + ms) * kNsPerMs);
+    for (std::uint64_t id : rig.batch(50)) ids.push_back(id);
+    if (ms % 200 == 0) {
+      ASSERT_TRUE(rig.generator->renew());
+    }
+  }
+  ASSERT_GE(rig.sink.reserved.size(), 2u);
+  for (std::size_t i = 1; i < rig.sink.reserved.size(); ++i) {
+    EXPECT_GT(rig.sink.reserved[i].first_id, rig.sink.reserved[i - 1].last_id) << "consecutive, apart";
+    EXPECT_EQ(rig.sink.reserved[i].holder, rig.sink.reserved[0].holder);
+  }
+  for (const std::uint64_t id : ids) {
+    const auto in = std::count_if(rig.sink.reserved.begin(), rig.sink.reserved.end(),
+                                  [&](const ReservedRange& r) { return r.first_id <= id && id <= r.last_id; });
+    EXPECT_EQ(in, 1) << id;
+  }
+  ASSERT_TRUE(rig.generator->close());
+  ASSERT_EQ(rig.sink.released.size(), 1u);
+  EXPECT_EQ(rig.sink.released[0].first, rig.sink.reserved[0].holder);
+  EXPECT_EQ(rig.sink.released[0].second, *std::max_element(ids.begin(), ids.end()));
+  EXPECT_EQ(rig.sink.ranges.back().holder, rig.sink.reserved[0].holder);
+  // Another generator is another holder; one that issued nothing gives back everything.
+  Rig idle;
+  ASSERT_TRUE(idle.generator->close());
+  ASSERT_EQ(idle.sink.released.size(), 1u);
+  EXPECT_NE(idle.sink.released[0].first, rig.sink.reserved[0].holder);
+  EXPECT_FALSE(idle.sink.released[0].second);
 }
 
 }  // namespace
