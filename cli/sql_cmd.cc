@@ -4,11 +4,15 @@
 // and its decode and time-range helpers.
 //
 // How the generated function keeps its promise (docs/postgres.md tells users):
-//   - Its state is one sequence per function holding (tick << sequence_bits) |
-//     sequence of the last ID it issued. Sequence changes are never rolled back, are
+//   - Its state is one sequence per node of a geometry in the database,
+//     idforge."snowflake-<geometry>-node-<N>", whatever the function is called or
+//     where it lives: two functions made for one node share it (and its lock), so
+//     they never repeat each other's IDs. It holds (tick << sequence_bits) |
+//     sequence of the last ID issued. Sequence changes are never rolled back, are
 //     written to the WAL, and a server restarts them at or past every value a
 //     committed transaction saw, so a restart, a crash or a failover to a replica
-//     that has replayed the WAL continues after the last ID.
+//     that has replayed the WAL continues after the last ID. A state made for
+//     another layout of the geometry (another epoch or tick) is refused.
 //   - Every call takes a session-level advisory lock (released before it returns,
 //     and on every error) around nextval and setval, so the jump to the current tick
 //     cannot race another session's nextval: calls on one node are serialised.
@@ -20,6 +24,7 @@
 #include <cctype>
 
 #include "common.h"
+#include "core/text.h"
 #include "idforge/generator.h"
 #include "idforge/time_text.h"
 #include "idforge/version.h"
@@ -68,19 +73,37 @@ std::string fill(std::string text, const std::vector<std::pair<std::string, std:
   return text;
 }
 
-// The generator: the sequence that holds its state and the function.
+// The generator: the sequence that holds its node's state and the function.
 constexpr const char* kGenerator = R"SQL(
--- The state: (tick << {seq_bits}) | sequence of the last ID {name}() issued. Never
--- lower it, and never call nextval or setval on it yourself.
+-- The state of node {node} of geometry {geometry} in this database, shared by every
+-- function made for the node: (tick << {seq_bits}) | sequence of the last ID issued.
+-- Never lower it, and never call nextval or setval on it yourself.
+CREATE SCHEMA IF NOT EXISTS idforge;
 DO $idforge$
+DECLARE
+  legacy regclass := to_regclass('{q}{name}_state');
 BEGIN
-  IF to_regclass('{q}{state}') IS NULL THEN
-    CREATE SEQUENCE {q}{state} AS bigint MINVALUE 0 MAXVALUE {max_state} START 0 CACHE 1 NO CYCLE;
-    COMMENT ON SEQUENCE {q}{state} IS '{identity}';
-  ELSIF obj_description(to_regclass('{q}{state}'), 'pg_class') IS DISTINCT FROM '{identity}' THEN
-    RAISE EXCEPTION 'idforge: {q}{state} already holds the state of another generator: %',
-      obj_description(to_regclass('{q}{state}'), 'pg_class')
-      USING HINT = 'Give this generator its own --function name; never reuse a state made for another layout.';
+  IF to_regclass('{state}') IS NULL THEN
+    CREATE SEQUENCE {state} AS bigint MINVALUE 0 MAXVALUE {max_state} START 0 CACHE 1 NO CYCLE;
+    COMMENT ON SEQUENCE {state} IS '{identity}';
+  ELSIF obj_description(to_regclass('{state}'), 'pg_class') IS DISTINCT FROM '{identity}' THEN
+    RAISE EXCEPTION 'idforge: node {node} of geometry {geometry} already has a state in this database, of another layout: %',
+      obj_description(to_regclass('{state}'), 'pg_class')
+      USING HINT = 'One node has one state per database: make this layout''s generator for another node.';
+  END IF;
+  -- A state of an earlier version, per function: carried over, never lowered.
+  IF legacy IS NOT NULL AND obj_description(legacy, 'pg_class') = 'idforge generator: layout {spec}, node {node}' THEN
+    EXECUTE format('SELECT setval(%L, greatest((SELECT last_value FROM {state}), (SELECT last_value FROM %s)))',
+                   '{state}', legacy);
+    EXECUTE format('COMMENT ON SEQUENCE %s IS %L', legacy, 'idforge: moved to {state}; no longer used');
+  END IF;
+  -- A function of this name that makes another layout's IDs is not replaced.
+  IF to_regprocedure('{q}{name}()') IS NOT NULL
+     AND obj_description(to_regprocedure('{q}{name}()'), 'pg_proc') LIKE 'idforge generator: %'
+     AND obj_description(to_regprocedure('{q}{name}()'), 'pg_proc') IS DISTINCT FROM '{identity}' THEN
+    RAISE EXCEPTION 'idforge: {q}{name}() already makes the IDs of another generator: %',
+      obj_description(to_regprocedure('{q}{name}()'), 'pg_proc')
+      USING HINT = 'Give this generator its own --function name.';
   END IF;
 END
 $idforge$;
@@ -90,7 +113,7 @@ $idforge$;
 CREATE OR REPLACE FUNCTION {q}{name}() RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS $idforge$
 DECLARE
-  lock_key constant bigint := ({lock_class}::bigint << 32) | '{q}{state}'::regclass::oid::bigint;
+  lock_key constant bigint := ({lock_class}::bigint << 32) | '{state}'::regclass::oid::bigint;
   state bigint;
   now_ms bigint;
   now_tick bigint;
@@ -101,7 +124,7 @@ BEGIN
     -- Inside the block, so that a cancellation the moment after it is taken still
     -- reaches the handler that releases it.
     PERFORM pg_advisory_lock(lock_key);
-    state := nextval('{q}{state}');
+    state := nextval('{state}');
     LOOP
       now_ms := floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint;
       IF now_ms < {epoch_ms} THEN
@@ -116,7 +139,7 @@ BEGIN
             USING ERRCODE = 'sequence_generator_limit_exceeded';
         END IF;
         state := now_tick << {seq_bits};
-        PERFORM setval('{q}{state}', state);
+        PERFORM setval('{state}', state);
         EXIT;
       END IF;
       ahead_ms := ((state >> {seq_bits}) - now_tick) * {tick_ms};
@@ -144,6 +167,7 @@ BEGIN
   RETURN ((state >> {seq_bits}) << {ts_shift}) | ((state & {seq_mask}) << {seq_shift}) | {node_bits_in_id};
 END
 $idforge$;
+COMMENT ON FUNCTION {q}{name}() IS '{identity}';
 )SQL";
 
 // The helpers: pure functions of an ID or an instant.
@@ -231,10 +255,20 @@ int run_sql(CLI::App& app, const SqlOptions& options) {
                   num(field.max_value()) + ";\n";
   }
   const std::string q = "\"" + options.schema + "\".";
+  // One state per node of the geometry, whatever the function's name or schema.
+  const std::string geometry = "snowflake-" + l.geometry();
+  std::string state_name = geometry + "-node-" + num(**node);
+  if (state_name.size() > kMaxIdentifier) {
+    char hash[20];
+    std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(detail::fnv1a64(l.geometry())));
+    state_name = std::string("snowflake-") + hash + "-node-" + num(**node);
+  }
   const std::vector<std::pair<std::string, std::string>> values = {
       {"q", q},
       {"name", options.function},
-      {"state", options.function + "_state"},
+      {"state", "idforge.\"" + state_name + "\""},
+      {"geometry", geometry},
+      {"spec", spec},
       {"identity", "idforge generator: layout " + spec + ", node " + num(**node)},
       {"layout_name", std::string(l.name()) == "custom" ? spec : std::string(l.name())},
       {"node", num(**node)},
@@ -290,9 +324,12 @@ Command add_sql(CLI::App& root) {
       "                         layout's names\n"
       "  NAME_min_at(t)         the smallest ID of the tick holding t\n"
       "  NAME_max_at(t)         the largest: WHERE id BETWEEN NAME_min_at(a) AND NAME_max_at(b)\n"
-      "  NAME_state             the generator's state (a sequence; never change it)\n"
+      "  idforge.\"snowflake-GEOMETRY-node-N\"  the node's state (a sequence; never change it),\n"
+      "                         one per node in the database, shared by every\n"
+      "                         function made for the node, whatever its name\n"
       "Running it again keeps the state and replaces the functions; it refuses a\n"
-      "state made for another layout or node.\n\n"
+      "state made for another layout of the node, and a NAME that makes another\n"
+      "generator's IDs.\n\n"
       "Node: --node N, or the layout's node fields by name (--shard 5 for instagram,\n"
       "--datacenter 1 --worker 7 for twitter). Each database making IDs of one layout\n"
       "needs its own node, as every idforge process does.\n");

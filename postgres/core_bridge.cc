@@ -45,6 +45,7 @@ extern "C" int idforge_core_layout_parse(const char* text, IdforgeLayout* out, c
   *out = IdforgeLayout{};
   copy_text(layout->name(), out->name, sizeof out->name);
   copy_text(layout->spec(), out->spec, sizeof out->spec);
+  copy_text("snowflake-" + layout->geometry(), out->geometry, sizeof out->geometry);
   out->sequence_bits = layout->sequence_field().bits;
   out->timestamp_shift = layout->timestamp_field().shift;
   out->sequence_shift = layout->sequence_field().shift;

@@ -14,12 +14,13 @@ extern "C" {
 #endif
 
 /* The longest message a bridge call writes, with its NUL. */
-#define IDFORGE_ERROR_SIZE 512
+#define IDFORGE_ERROR_SIZE 1024
 
 /* A layout as the extension uses it: where each part of an ID sits. */
 typedef struct IdforgeLayout {
   char name[32];      /* The preset's name, or "custom". */
   char spec[256];     /* The canonical text form. */
+  char geometry[64];  /* Its ID space: "snowflake-node10-seq12" (layouts of one geometry share nodes). */
   int sequence_bits;
   int timestamp_shift;
   int sequence_shift;

@@ -6,6 +6,7 @@
  * reservation durable. docs/postgres.md is the user's guide. */
 #include "idforge_shared.h"
 
+#include "access/xlog.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -75,6 +76,7 @@ idforge_shmem_startup(void)
 		pg_atomic_init_u32(&idforge_shared->requested, 0);
 		ConditionVariableInit(&idforge_shared->reserved);
 		SpinLockInit(&idforge_shared->mutex);
+		idforge_shared->recover_until_unix_ms = PG_INT64_MIN;
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -123,6 +125,9 @@ _PG_init(void)
 	if (idforge_core_layout_set_node(&idforge_layout, (uint64) idforge_node_setting, error) != 0)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s", error)));
 
+	/* Before any WAL is replayed: recovery meets the reservation's records. */
+	idforge_register_wal();
+
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = idforge_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
@@ -164,6 +169,13 @@ take(uint64 n)
 	const int64 lead_ticks = idforge_max_lead_ms / idforge_layout.tick_ms;
 	TimestampTz start = GetCurrentTimestamp();
 
+	/* A standby replays its primary's reservation; issuing beside it would repeat IDs. */
+	if (RecoveryInProgress())
+		ereport(ERROR, (errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+						errmsg("idforge: this server is in recovery (a standby, or still starting): IDs are made on "
+							   "the primary"),
+						errhint("Call idforge_next() on the primary. A standby promoted in its place continues its "
+								"node after the last reservation it replayed.")));
 	if (n > ((UINT64CONST(1) << bits) * (uint64) (lead_ticks + 1)))
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						errmsg("idforge: %llu IDs in one call is more than idforge.max_lead_ms allows (%llu)",
@@ -389,4 +401,46 @@ idforge_decode(PG_FUNCTION_ARGS)
 							json, error) != 0)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION), errmsg("idforge: %s", error)));
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(json));
+}
+
+PG_FUNCTION_INFO_V1(idforge_recover);
+Datum
+idforge_recover(PG_FUNCTION_ARGS)
+{
+	int64		until_ms = PG_ARGISNULL(0) ? PG_INT64_MIN : PG_GETARG_TIMESTAMPTZ(0) / 1000 + PG_EPOCH_UNIX_MS;
+	uint32		request;
+	TimestampTz start = GetCurrentTimestamp();
+	char		answer[IDFORGE_ERROR_SIZE];
+
+	if (!superuser())
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE), errmsg("idforge: only a superuser may recover the "
+																	   "reservation")));
+	if (RecoveryInProgress())
+		ereport(ERROR, (errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+						errmsg("idforge: this server is in recovery; recover the reservation on the primary")));
+	SpinLockAcquire(&idforge_shared->mutex);
+	idforge_shared->recover_until_unix_ms = until_ms;
+	request = ++idforge_shared->recover_requested;
+	SpinLockRelease(&idforge_shared->mutex);
+	if (idforge_shared->keeper_latch != NULL)
+		SetLatch(idforge_shared->keeper_latch);
+	for (;;)
+	{
+		bool		done;
+
+		SpinLockAcquire(&idforge_shared->mutex);
+		done = idforge_shared->recover_answered == request;
+		strlcpy(answer, idforge_shared->recover_answer, sizeof answer);
+		SpinLockRelease(&idforge_shared->mutex);
+		if (done)
+			break;
+		if ((GetCurrentTimestamp() - start) / 1000 > 10000)
+			ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							errmsg("idforge: the mark keeper did not answer within 10 s"),
+							errhint("See the server log for the idforge mark keeper.")));
+		(void) ConditionVariableTimedSleep(&idforge_shared->reserved, 100, PG_WAIT_EXTENSION);
+		ConditionVariableCancelSleep();
+		CHECK_FOR_INTERRUPTS();
+	}
+	PG_RETURN_TEXT_P(cstring_to_text(answer));
 }

@@ -1,25 +1,37 @@
 /* SPDX-License-Identifier: Apache-2.0
  * The mark keeper: a background worker that keeps the generator's reservation
- * durable. It reads the previous mark at start, raises the shared state past it,
- * and then, ahead of need, writes a later mark (fsync'd, renamed durably) before
- * it lets backends stamp up to it (idforge_shared.h). */
+ * durable, in the WAL and in the data directory (mark_file.h, wal.c).
+ *
+ * While the server is in recovery it issues nothing (backends refuse), and on a
+ * standby it notes in the mark that this server replays it. Once recovery is over
+ * it reads the mark and starts after it — refusing a mark that is another
+ * server's (a copy started beside its original), one older than the floor, a
+ * missing one the floor remembers, or one of another geometry — and then, ahead of
+ * need, logs each later reservation to the WAL and flushes it, writes the mark
+ * (fsync'd, renamed durably), and only then lets backends stamp up to it
+ * (idforge_shared.h). idforge_recover() makes a refused reservation this
+ * server's own, past every ID it may cover. */
 #include "idforge_shared.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <unistd.h>
 
+#include "access/xlog.h"
+#include "mark_file.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
-#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "utils/guc.h"
 #include "utils/wait_event.h"
 
-#define MARK_TEMP_FILE IDFORGE_MARK_FILE ".tmp"
+#define RECOVER_HINT                                                                                          \
+	"once no other server issues on this node, SELECT idforge_recover() as a superuser (with the time of the " \
+	"newest ID the node may have issued, if it may reach further: SELECT idforge_recover('2026-12-04 10:20:00+00'))"
+
+/* This server's name (mark_file.h), known once the keeper runs. */
+static char self[IDFORGE_SERVER_SIZE];
 
 /* Records why the keeper cannot reserve ("" when it can), logs it once per
  * change, and wakes the waiting backends so they fail with it. */
@@ -37,117 +49,220 @@ set_keeper_error(const char *message)
 	ConditionVariableBroadcast(&idforge_shared->reserved);
 }
 
-/* Reads the previous mark: 1 and its instant in *unix_ms, 0 when there is none,
- * -1 when it cannot be read or is damaged (the reason in `error`). */
-static int
-read_mark(int64 *unix_ms, char *error)
+/* This server's mark for `stamp` of the configured node. */
+static IdforgeMark
+own_mark(int64 stamp)
 {
-	char		text[512];
-	char		tail;
-	long long	value;
-	ssize_t		n;
-	int			fd = OpenTransientFile(IDFORGE_MARK_FILE, O_RDONLY | PG_BINARY);
+	IdforgeMark mark;
 
-	if (fd < 0)
+	memset(&mark, 0, sizeof mark);
+	mark.stamp = stamp;
+	mark.node = (uint64) idforge_node_setting;
+	strlcpy(mark.geometry, idforge_layout.geometry, sizeof mark.geometry);
+	strlcpy(mark.server, self, sizeof mark.server);
+	strlcpy(mark.layout, idforge_layout.spec, sizeof mark.layout);
+	return mark;
+}
+
+/* On a standby (standby.signal in the data directory), notes in the mark that this
+ * server replays it, so that after a promotion it continues its primary's node. */
+static void
+note_standby(void)
+{
+	static bool noted = false;
+	IdforgeMark mark;
+	char		error[IDFORGE_ERROR_SIZE];
+
+	if (noted || access(STANDBY_SIGNAL_FILE, F_OK) != 0)
+		return;
+	noted = true;
+	if (idforge_read_mark(&mark, error) != IDFORGE_RECORD_VALID || strcmp(mark.adopted, self) == 0)
+		return;
+	strlcpy(mark.adopted, self, sizeof mark.adopted);
+	if (idforge_write_mark(&mark, error) != 0)
+		ereport(LOG, (errmsg("idforge: %s", error)));
+}
+
+/* What the records say to start after: 1 and the stamp, 0 for a node never held
+ * here, -1 after recording why they are refused. */
+static int
+inherited_stamp(int64 *stamp)
+{
+	char		error[IDFORGE_ERROR_SIZE];
+	char		why[IDFORGE_ERROR_SIZE];
+	IdforgeMark mark;
+	int64		floor_stamp = -1;
+	IdforgeRecordState mark_state = idforge_read_mark(&mark, error);
+	IdforgeRecordState floor_state;
+	const uint64 node = (uint64) idforge_node_setting;
+
+	if (mark_state == IDFORGE_RECORD_DAMAGED)
 	{
-		if (errno == ENOENT)
-			return 0;
-		snprintf(error, IDFORGE_ERROR_SIZE, "cannot open %s/%s: %m", DataDir, IDFORGE_MARK_FILE);
+		snprintf(why, sizeof why, "%s; IDs stay refused until it is recovered: %s", error, RECOVER_HINT);
+		set_keeper_error(why);
 		return -1;
 	}
-	n = read(fd, text, sizeof text - 1);
-	CloseTransientFile(fd);
-	if (n < 0)
+	floor_state = idforge_read_floor(node, idforge_layout.geometry, &floor_stamp, error);
+	if (floor_state == IDFORGE_RECORD_DAMAGED)
+		ereport(LOG, (errmsg("idforge: %s; the mark alone bounds the node, and the next reservation rewrites it",
+							 error)));
+	if (mark_state == IDFORGE_RECORD_VALID && mark.node == node && strcmp(mark.geometry, idforge_layout.geometry) != 0)
 	{
-		snprintf(error, IDFORGE_ERROR_SIZE, "cannot read %s/%s: %m", DataDir, IDFORGE_MARK_FILE);
+		snprintf(why, sizeof why,
+				 "node %llu was reserved under geometry %s (layout %s), but idforge.layout = '%s' has geometry %s: two "
+				 "geometries on one node can make the same IDs. Give this layout another node, or, %s",
+				 (unsigned long long) node, mark.geometry, mark.layout, idforge_layout_setting, idforge_layout.geometry,
+				 RECOVER_HINT);
+		set_keeper_error(why);
 		return -1;
 	}
-	text[n] = '\0';
-	if (sscanf(text, "reserved_until_unix_ms %lld%c", &value, &tail) != 2 || tail != '\n' || value < 0)
+	if (mark_state != IDFORGE_RECORD_VALID || mark.node != node)
 	{
-		snprintf(error, IDFORGE_ERROR_SIZE,
-				 "%s/%s is damaged (it must begin 'reserved_until_unix_ms N'); IDs stay refused until it is "
-				 "repaired: write a time past the last ID this server issued, or remove the file only when the clock "
-				 "is surely past it", DataDir, IDFORGE_MARK_FILE);
+		/* No mark of this node: it was never held here — unless the floor says it was. */
+		if (floor_state == IDFORGE_RECORD_VALID)
+		{
+			snprintf(why, sizeof why,
+					 "%s/%s of node %llu is gone (or is another node's), but %s/idforge.floor says this data directory "
+					 "reserved the node up to stamp %lld: the mark was lost or restored from elsewhere. IDs stay "
+					 "refused: %s",
+					 DataDir, IDFORGE_MARK_FILE, (unsigned long long) node, DataDir, (long long) floor_stamp,
+					 RECOVER_HINT);
+			set_keeper_error(why);
+			return -1;
+		}
+		if (mark_state == IDFORGE_RECORD_VALID)
+			ereport(LOG, (errmsg("idforge: this server now makes node %d (its mark was of node %llu, which it no "
+								 "longer makes)", idforge_node_setting, (unsigned long long) mark.node)));
+		return 0;
+	}
+	if (floor_state == IDFORGE_RECORD_VALID && floor_stamp > mark.stamp)
+	{
+		snprintf(why, sizeof why,
+				 "%s/%s says node %llu was reserved up to stamp %lld, but %s/idforge.floor says %lld: the mark went "
+				 "back in time (restored from a backup?), and IDs past it may have been issued already. IDs stay "
+				 "refused: %s",
+				 DataDir, IDFORGE_MARK_FILE, (unsigned long long) node, (long long) mark.stamp, DataDir,
+				 (long long) floor_stamp, RECOVER_HINT);
+		set_keeper_error(why);
 		return -1;
 	}
-	*unix_ms = (int64) value;
+	if (mark.server[0] != '\0' && strcmp(mark.server, self) != 0)
+	{
+		if (strcmp(mark.adopted, self) != 0)
+		{
+			snprintf(why, sizeof why,
+					 "the reservation of node %llu in %s/%s belongs to another server (%s), not to this one (%s): this "
+					 "data directory is a copy of it (pg_basebackup started as a primary, a restored backup, a cloned "
+					 "disk), and that server may still issue on the node. IDs stay refused. Give this server a node of "
+					 "its own (idforge.node = a node no other server or idforge process uses, then restart), or, if "
+					 "the server it was copied from is gone for good, %s",
+					 (unsigned long long) node, DataDir, IDFORGE_MARK_FILE, mark.server, self, RECOVER_HINT);
+			set_keeper_error(why);
+			return -1;
+		}
+		ereport(LOG, (errmsg("idforge: this server was a standby of %s and continues its node %llu after the "
+							 "reservation it replayed (stamp %lld)", mark.server, (unsigned long long) node,
+							 (long long) mark.stamp)));
+	}
+	*stamp = Max(mark.stamp, floor_stamp);
 	return 1;
 }
 
-/* Makes `unix_ms` the durable mark. Returns 0, or -1 with the reason. */
-static int
-write_mark(int64 unix_ms, char *error)
+/* Raises the shared state to the tick after `stamp`. */
+static void
+start_after(int64 stamp)
 {
-	char		text[512];
-	int			length;
-	int			fd;
+	int64		next_tick = stamp + 1;
+	uint64		start = next_tick > 0 ? ((uint64) next_tick) << idforge_layout.sequence_bits : 0;
+	uint64		unused;
 
-	length = snprintf(text, sizeof text, "reserved_until_unix_ms %lld\nlayout %s\nnode %d\n",
-					  (long long) unix_ms, idforge_layout.spec, idforge_node_setting);
-	fd = OpenTransientFile(MARK_TEMP_FILE, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
-	if (fd < 0)
+	/* Raises the word to at least `start` by claiming (and skipping) one state there. */
+	(void) idforge_core_claim_states(&idforge_shared->state, start, 1, INT64_MAX, idforge_layout.sequence_bits,
+									 &unused);
+	ereport(LOG, (errmsg("idforge: node %d of layout %s starts after stamp %lld", idforge_node_setting,
+						 idforge_layout.name, (long long) stamp)));
+}
+
+/* Makes this server's reservation durable up to `stamp`: in the WAL first (a
+ * standby that replays it, and this server after a crash, raise their marks to
+ * it), then in the mark file. Returns 0, or -1 with the reason recorded. */
+static int
+reserve(int64 stamp)
+{
+	char		error[IDFORGE_ERROR_SIZE];
+	IdforgeMark mark = own_mark(stamp);
+
+	idforge_log_reservation(&mark);
+	if (idforge_write_mark(&mark, error) != 0)
 	{
-		snprintf(error, IDFORGE_ERROR_SIZE, "cannot create %s/%s: %m", DataDir, MARK_TEMP_FILE);
-		return -1;
-	}
-	errno = 0;
-	if (write(fd, text, length) != length || pg_fsync(fd) != 0)
-	{
-		if (errno == 0)
-			errno = ENOSPC;
-		snprintf(error, IDFORGE_ERROR_SIZE, "cannot write %s/%s: %m", DataDir, MARK_TEMP_FILE);
-		CloseTransientFile(fd);
-		return -1;
-	}
-	if (CloseTransientFile(fd) != 0)
-	{
-		snprintf(error, IDFORGE_ERROR_SIZE, "cannot close %s/%s: %m", DataDir, MARK_TEMP_FILE);
-		return -1;
-	}
-	/* Renames over the mark, and fsyncs the file and its directory. */
-	if (durable_rename(MARK_TEMP_FILE, IDFORGE_MARK_FILE, LOG) != 0)
-	{
-		snprintf(error, IDFORGE_ERROR_SIZE, "cannot rename %s/%s over %s (see the log above)", DataDir,
-				 MARK_TEMP_FILE, IDFORGE_MARK_FILE);
+		set_keeper_error(error);
 		return -1;
 	}
 	return 0;
 }
 
-/* The last millisecond of `tick`. */
-static int64
-last_ms_of_tick(int64 tick)
+/* Answers an idforge_recover() call: this server's reservation, past the time it
+ * was given, the mark and the floor, whatever they say. */
+static void
+answer_recover(void)
 {
-	return idforge_layout.epoch_unix_ms + (tick + 1) * idforge_layout.tick_ms - 1;
+	char		error[IDFORGE_ERROR_SIZE];
+	char		answer[IDFORGE_ERROR_SIZE];
+	IdforgeMark mark;
+	int64		floor_stamp = -1;
+	int64		until_ms;
+	int64		target;
+	uint32		request;
+
+	SpinLockAcquire(&idforge_shared->mutex);
+	request = idforge_shared->recover_requested;
+	until_ms = idforge_shared->recover_until_unix_ms;
+	SpinLockRelease(&idforge_shared->mutex);
+	if (request == idforge_shared->recover_answered)
+		return;
+	target = idforge_tick_at(idforge_now_unix_ms());
+	if (until_ms != PG_INT64_MIN)
+		target = Max(target, idforge_tick_at(until_ms));
+	if (idforge_read_mark(&mark, error) == IDFORGE_RECORD_VALID && mark.node == (uint64) idforge_node_setting)
+		target = Max(target, mark.stamp);
+	if (idforge_read_floor((uint64) idforge_node_setting, idforge_layout.geometry, &floor_stamp, error) ==
+		IDFORGE_RECORD_VALID)
+		target = Max(target, floor_stamp);
+	target = Min(target, idforge_layout.max_tick);
+	if (reserve(target) == 0)
+	{
+		start_after(target);
+		pg_atomic_write_u64(&idforge_shared->reserved_tick, (uint64) target);
+		set_keeper_error("");
+		snprintf(answer, sizeof answer, "node %d of layout %s is this server's, reserved up to stamp %lld",
+				 idforge_node_setting, idforge_layout.name, (long long) target);
+		ereport(LOG, (errmsg("idforge: recovered: %s", answer)));
+	}
+	else
+	{
+		SpinLockAcquire(&idforge_shared->mutex);
+		strlcpy(answer, idforge_shared->keeper_error, sizeof answer);
+		SpinLockRelease(&idforge_shared->mutex);
+	}
+	SpinLockAcquire(&idforge_shared->mutex);
+	strlcpy(idforge_shared->recover_answer, answer, sizeof idforge_shared->recover_answer);
+	idforge_shared->recover_answered = request;
+	SpinLockRelease(&idforge_shared->mutex);
+	ConditionVariableBroadcast(&idforge_shared->reserved);
 }
 
-/* Raises the shared state past the previous mark. Returns false (after recording
- * why) when the mark cannot be read. */
+/* Starts after what the records say. Returns false (after recording why) when
+ * they are refused. */
 static bool
 start_after_mark(void)
 {
-	char		error[IDFORGE_ERROR_SIZE];
-	int64		mark_ms = 0;
-	int			found = read_mark(&mark_ms, error);
+	int64		stamp = -1;
+	int			found = inherited_stamp(&stamp);
 
 	if (found < 0)
-	{
-		set_keeper_error(error);
 		return false;
-	}
 	if (found > 0)
-	{
-		int64		next_tick = idforge_tick_at(mark_ms) + 1;
-		uint64		start = next_tick > 0 ? ((uint64) next_tick) << idforge_layout.sequence_bits : 0;
-		uint64		unused;
-
-		/* Raises the word to at least `start` by claiming (and skipping) one state there. */
-		(void) idforge_core_claim_states(&idforge_shared->state, start, 1, INT64_MAX, idforge_layout.sequence_bits,
-									&unused);
-		ereport(LOG, (errmsg("idforge: node %d of layout %s starts after its mark, %lld (Unix ms)",
-							 idforge_node_setting, idforge_layout.name, (long long) mark_ms)));
-	}
+		start_after(stamp);
 	return true;
 }
 
@@ -160,7 +275,6 @@ static uint64 state_at_extension = 0;
 static void
 maybe_extend(void)
 {
-	char		error[IDFORGE_ERROR_SIZE];
 	int64		ahead = Max(idforge_reserve_ahead_ms / idforge_layout.tick_ms, 1);
 	int64		reserved = (int64) pg_atomic_read_u64(&idforge_shared->reserved_tick);
 	uint64		state = __atomic_load_n(&idforge_shared->state, __ATOMIC_RELAXED);
@@ -179,11 +293,8 @@ maybe_extend(void)
 		ConditionVariableBroadcast(&idforge_shared->reserved);
 		return;
 	}
-	if (write_mark(last_ms_of_tick(target), error) != 0)
-	{
-		set_keeper_error(error);
+	if (reserve(target) != 0)
 		return;
-	}
 	pg_atomic_write_u64(&idforge_shared->reserved_tick, (uint64) target);
 	state_at_extension = state;
 	set_keeper_error("");
@@ -198,6 +309,7 @@ idforge_mark_keeper_main(Datum arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
 	idforge_shared->keeper_latch = MyLatch;
+	idforge_server_name(self);
 
 	for (;;)
 	{
@@ -208,14 +320,27 @@ idforge_mark_keeper_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		if (!started && (started = start_after_mark()))
+		if (RecoveryInProgress())
 		{
-			/* The first reservation now, so that the first call need not wait for it. */
-			pg_atomic_write_u32(&idforge_shared->requested, 1);
+			/* Nothing is issued during recovery; a standby notes that it replays the mark. */
+			note_standby();
 		}
-		if (started)
-			maybe_extend();
-		/* Awake at least eight times per reservation, or once a second while the mark is unreadable. */
+		else
+		{
+			if (idforge_shared->recover_requested != idforge_shared->recover_answered)
+			{
+				answer_recover();
+				started = true;
+			}
+			if (!started && (started = start_after_mark()))
+			{
+				/* The first reservation now, so that the first call need not wait for it. */
+				pg_atomic_write_u32(&idforge_shared->requested, 1);
+			}
+			if (started)
+				maybe_extend();
+		}
+		/* Awake at least eight times per reservation; once a second while refused or in recovery. */
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 started ? Max(idforge_reserve_ahead_ms / 8, 1) : 1000, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

@@ -44,6 +44,23 @@ class PostgresServer {
     EXPECT_TRUE(created_) << "initdb failed:\n" << read(dir_ / "initdb.log");
   }
 
+  // A copy of `primary`'s data directory made with pg_basebackup (-X stream), on a
+  // port and socket directory of its own: with `standby`, a hot standby that
+  // streams from it (-R); without, a copy that starts as a primary of its own.
+  PostgresServer(const PostgresServer& primary, bool standby) : port_(free_port()) {
+    uid_ = primary.uid_;
+    gid_ = primary.gid_;
+    if (uid_ != 0 && ::chown(dir_.c_str(), uid_, gid_) != 0) return;
+    std::vector<std::string> argv = {bin("pg_basebackup"), "-h", primary.dir_.string(), "-p",
+                                     std::to_string(primary.port_), "-U", "postgres", "-D", data().string(),
+                                     "-X", "stream", "-c", "fast"};
+    if (standby) argv.push_back("-R");
+    created_ = run(argv, dir_ / "initdb.log") == 0;
+    EXPECT_TRUE(created_) << "pg_basebackup failed:\n" << read(dir_ / "initdb.log");
+    std::ofstream conf(data() / "postgresql.conf", std::ios::app);
+    conf << "port = " << port_ << "\nunix_socket_directories = '" << dir_.string() << "'\n";
+  }
+
   ~PostgresServer() { stop(SIGQUIT); }
   PostgresServer(const PostgresServer&) = delete;
   PostgresServer& operator=(const PostgresServer&) = delete;
@@ -97,6 +114,23 @@ class PostgresServer {
     EXPECT_EQ(code, 0) << sql << "\n" << out;
     while (!out.empty() && out.back() == '\n') out.pop_back();
     return code == 0 ? out : "";
+  }
+
+  // Adds `line` ("name = value") to postgresql.conf, for the next start.
+  void configure(const std::string& line) const { std::ofstream(data() / "postgresql.conf", std::ios::app) << line << "\n"; }
+
+  // Promotes a standby and waits (bounded, as a guard) until it is a primary.
+  bool promote() const { return value("SELECT pg_promote(true, 60);") == "t"; }
+
+  // Waits (bounded, as a guard) until standby `replica` has replayed everything
+  // this server has flushed to its WAL.
+  bool wait_replayed_by(const PostgresServer& replica) const {
+    const std::string lsn = value("SELECT pg_current_wal_flush_lsn();");
+    for (int i = 0; i < 300; ++i) {
+      if (replica.value("SELECT pg_last_wal_replay_lsn() >= '" + lsn + "'::pg_lsn;") == "t") return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
   }
 
   std::string log() const { return read(dir_ / "server.log"); }

@@ -42,3 +42,9 @@ COMMENT ON FUNCTION idforge_max_at(timestamptz) IS 'The largest ID any node can 
 CREATE FUNCTION idforge_decode(id text) RETURNS jsonb
 AS 'MODULE_PATHNAME', 'idforge_decode' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION idforge_decode(text) IS 'Any ID taken apart, as idforge decode --json prints it';
+
+CREATE FUNCTION idforge_recover(issued_until timestamptz DEFAULT NULL) RETURNS text
+AS 'MODULE_PATHNAME', 'idforge_recover' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION idforge_recover(timestamptz) IS
+  'Makes a refused reservation this server''s own, past issued_until, the mark and the clock (superuser)';
+REVOKE ALL ON FUNCTION idforge_recover(timestamptz) FROM PUBLIC;
