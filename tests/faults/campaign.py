@@ -28,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lib  # noqa: E402
+from store import store_rollback  # noqa: E402
 
 # The refusals the service documents for a clock it cannot stamp with.
 CLOCK_CODES = {"clock_regressed", "overloaded"}
@@ -666,7 +667,7 @@ def cluster_partition(s):
 SCENARIOS = {f.__name__: f for f in (clock_bumps, clock_strobes, kill_restarts, pauses, persistence, disk_full,
                                      crowd, forks, files_removed, dangling_marks, equivalent_layouts,
                                      crash_loops, cluster_steal, cluster_coordinator_lost, cluster_chaos,
-                                     cluster_partition)}
+                                     cluster_partition, store_rollback)}
 
 
 def main():

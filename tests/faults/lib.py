@@ -211,6 +211,8 @@ class Etcd:
     def __init__(self, work_dir, members=1, uids=None, idforge=None):
         self.dir = work_dir
         self.uids = uids
+        self.token = "idforge-faults"
+        self.generation = 0  # Data directories made anew (restores, wipes).
         self.clients = [free_port() for _ in range(members)]
         self.peers = [free_port() for _ in range(members)]
         self.cluster = ",".join("m%d=http://127.0.0.1:%d" % (i, p) for i, p in enumerate(self.peers))
@@ -226,22 +228,56 @@ class Etcd:
         subprocess.run([idforge, "nodes", "init", "--etcd", self.urls()] + list(args), check=True,
                        stdout=subprocess.DEVNULL)
 
+    def _data(self, i):
+        return os.path.join(self.dir, "etcd-m%d-%d" % (i, self.generation))
+
     def _start(self, i, state):
         log = open(os.path.join(self.dir, "etcd-m%d.log" % i), "ab")
         prefix = []
         if self.uids:
-            data = os.path.join(self.dir, "etcd-m%d" % i)
+            data = self._data(i)
             os.makedirs(data, mode=0o700, exist_ok=True)
             os.chown(data, self.uids[i], self.uids[i])
             prefix = as_user(self.uids[i])
         self.procs[i] = subprocess.Popen(
-            prefix + ["etcd", "--name", "m%d" % i, "--data-dir", os.path.join(self.dir, "etcd-m%d" % i),
+            prefix + ["etcd", "--name", "m%d" % i, "--data-dir", self._data(i),
              "--listen-client-urls", "http://127.0.0.1:%d" % self.clients[i],
              "--advertise-client-urls", "http://127.0.0.1:%d" % self.clients[i],
              "--listen-peer-urls", "http://127.0.0.1:%d" % self.peers[i],
              "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % self.peers[i],
-             "--initial-cluster", self.cluster, "--initial-cluster-state", state, "--pre-vote=true"],
+             "--initial-cluster", self.cluster, "--initial-cluster-state", state,
+             "--initial-cluster-token", self.token, "--pre-vote=true"],
             stdout=subprocess.DEVNULL, stderr=log)
+
+    def snapshot(self, path):
+        """etcd's backup: `etcdctl snapshot save` of the member that answers."""
+        subprocess.run(["etcdctl", "--endpoints", self.urls(), "snapshot", "save", path], check=True,
+                       capture_output=True, env=dict(os.environ, ETCDCTL_API="3"))
+
+    def restore(self, path, new_token):
+        """etcd's disaster recovery: every member stopped, its data directory made
+        anew from the snapshot (`etcdctl snapshot restore`), started on the same
+        URLs; with `new_token`, a new cluster ID, as etcd's docs advise."""
+        self.stop()
+        self.generation += 1
+        if new_token:
+            self.token += "-restored"
+        for i in range(len(self.procs)):
+            subprocess.run(["etcdctl", "snapshot", "restore", path, "--name", "m%d" % i, "--data-dir", self._data(i),
+                            "--initial-cluster", self.cluster, "--initial-cluster-token", self.token,
+                            "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % self.peers[i]],
+                           check=True, capture_output=True, env=dict(os.environ, ETCDCTL_API="3"))
+        for i in range(len(self.procs)):
+            self._start(i, "new")
+        return self.wait_healthy()
+
+    def wipe(self):
+        """etcd lost and made again on the same URLs and token: empty members."""
+        self.stop()
+        self.generation += 1
+        for i in range(len(self.procs)):
+            self._start(i, "new")
+        return self.wait_healthy()
 
     def urls(self):
         return ",".join("http://127.0.0.1:%d" % p for p in self.clients)
