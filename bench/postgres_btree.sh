@@ -54,12 +54,14 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-for f in "$lib_dir/idforge.so" "$ext_dir/idforge.control" "$ext_dir/idforge--0.1.0.sql"; do
+extension_files=(postgres/idforge.control postgres/idforge--*.sql)
+for f in "$lib_dir/idforge.so" "${extension_files[@]/#postgres/$ext_dir}"; do
   [ -e "$f" ] && { echo "$f exists already; not replacing an installed extension" >&2; exit 1; }
 done
 cp build/release/postgres/idforge.so "$lib_dir/" && installed+=("$lib_dir/idforge.so")
-cp postgres/idforge.control postgres/idforge--0.1.0.sql "$ext_dir/" &&
-  installed+=("$ext_dir/idforge.control" "$ext_dir/idforge--0.1.0.sql")
+for f in "${extension_files[@]}"; do
+  cp "$f" "$ext_dir/" && installed+=("$ext_dir/${f#postgres/}")
+done
 
 "${as_pg[@]}" "$pg_bin/initdb" -D "$work/data" -U postgres -A trust --no-instructions >/dev/null
 cat >>"$work/data/postgresql.conf" <<EOF

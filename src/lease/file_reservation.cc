@@ -126,9 +126,10 @@ Result<Inheritance> inherit(const fs::path& folder, const NodeSpace& space, std:
                  cat("node ", node, " of ", space.name, ": ", what,
                      ", so nothing says which IDs the node issued; refusing it rather than risk repeating them. "
                      "Use another node (a range takes the next free one). To use node ",
-                     node, " again, delete ", mark_path.string(),
-                     " only once this machine's clock is past the newest ID the node ever issued (find the largest "
-                     "ID of this node in your data and read its time with 'idforge decode')"));
+                     node, " again, once no process uses the data directory, run 'idforge nodes recover --data-dir ",
+                     folder.parent_path().string(), " --issued-until TIME' with the time of the newest ID the node ever "
+                     "issued (find the largest ID of this node in your data and read its time with 'idforge decode'), "
+                     "and the --layout of its IDs"));
   };
   switch (mark->state) {
     case RecordState::valid:

@@ -231,7 +231,8 @@ def persistence(s):
     """The node's records damaged between runs: the mark truncated, a byte of it
     flipped, or deleted — alone (the floor still knows the node: the next holder
     must start after it), or with the floor damaged too (nothing knows the node:
-    start-up must be refused with an io error). The mark made immutable under a
+    start-up must be refused with an io error until 'idforge nodes recover
+    --data-dir' raises the records past the newest ID). The mark made immutable under a
     running service (renewals fail: it must stop issuing, answering 503, never
     reset). Then every ID of every run is checked."""
     mark = os.path.join(s.data, SPACE, "node-0.mark")
@@ -255,12 +256,11 @@ def persistence(s):
             if run.returncode != 1 or '"code":"io"' not in run.stderr:
                 s.problems.append("with mark and floor damaged, start-up was not refused with io: %s" % run.stderr)
                 break
-            # What the operator does (docs/operations.md): remove both, once the clock is past every ID issued.
-            time.sleep(max(0, (max(lib.max_stamp(p) or 0 for p in s.id_files) + lib.TWITTER_EPOCH_MS) / 1000.0 -
-                           time.time()) + 0.01)
-            for record in (mark, floor):
-                if os.path.exists(record):
-                    os.remove(record)
+            # What the operator does (docs/operations.md): recover the data directory past the newest ID issued.
+            newest_ms = max(lib.max_stamp(p) or 0 for p in s.id_files) + lib.TWITTER_EPOCH_MS
+            subprocess.run([s.args.idforge, "nodes", "recover", "--data-dir", s.data, "--issued-until",
+                            str(newest_ms), "--margin-ms", "0"], check=True, capture_output=True, timeout=30)
+            s.fault("nodes recover --data-dir")
         s.cycles += 1
     # Immutable under a running service: renewals fail, it stops issuing, then recovers.
     svc = s.service("immutable", ["--node", "0"])

@@ -346,14 +346,23 @@ TEST_F(FileReservationTest, ADamagedMarkTheFloorDoesNotKnowIsRefusedWithOnlySafe
   const std::string& why = r.error().message();
   EXPECT_NE(why.find("truncated"), std::string::npos) << why;
   EXPECT_NE(why.find("refusing it"), std::string::npos) << why;
-  EXPECT_NE(why.find("only once this machine's clock is past the newest ID"), std::string::npos) << why;
+  EXPECT_NE(why.find("idforge nodes recover --data-dir " + dir_.string() + " --issued-until TIME"), std::string::npos)
+      << why;
   EXPECT_EQ(why.find("backup"), std::string::npos) << why;
+  EXPECT_EQ(why.find("delete"), std::string::npos) << "deleting leaves the lock file's note, which refuses: " << why;
   // Picking any node skips it, and says so.
-  auto any = FileReservation::acquire_any(dir_, layout_, 7, 8);
-  ASSERT_TRUE(any) << any.error().message();
-  EXPECT_EQ((*any)->node(), 8u);
-  ASSERT_FALSE((*any)->notes().empty());
-  EXPECT_NE((*any)->notes()[0].find("skipped node 7"), std::string::npos) << (*any)->notes()[0];
+  {
+    auto any = FileReservation::acquire_any(dir_, layout_, 7, 8);
+    ASSERT_TRUE(any) << any.error().message();
+    EXPECT_EQ((*any)->node(), 8u);
+    ASSERT_FALSE((*any)->notes().empty());
+    EXPECT_NE((*any)->notes()[0].find("skipped node 7"), std::string::npos) << (*any)->notes()[0];
+  }
+  // Following the advice makes the node usable again, after the time given.
+  const std::int64_t issued_until = layout_.tick_at_unix_ms(kStartMs + kHourMs);
+  ASSERT_TRUE(FileReservation::recover(dir_, layout_, issued_until));
+  EXPECT_EQ(FileReservation::recorded_stamp(dir_, layout_, 7).value(), issued_until);
+  EXPECT_TRUE(hold(7));
 }
 
 TEST_F(FileReservationTest, AMarkOfAnotherLayoutOfTheSameBitsIsNoted) {
