@@ -43,19 +43,6 @@ std::string field(const json& holder, const char* key) {
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
-json space_json(const EtcdSpaceRecord& r) {
-  return {{"id", r.id},
-          {"geometry", r.geometry},
-          {"layout", r.layout},
-          {"nodes", std::to_string(r.first_node) + "-" + std::to_string(r.last_node)},
-          {"datacenter", r.datacenter.empty() ? json() : json(r.datacenter)},
-          {"cluster_id", etcd_id_hex(r.cluster_id)},
-          {"created", format_utc_ms(r.created_unix_ms)},
-          {"incarnation", r.incarnation},
-          {"recovered", r.recovered_unix_ms != 0 ? json(format_utc_ms(r.recovered_unix_ms)) : json()},
-          {"state", r.recovering ? "recovering" : "ready"}};
-}
-
 // What says the store went back in time, one sentence each.
 std::vector<std::string> rollbacks(const EtcdNodes& listed, const NodesOptions& options) {
   std::vector<std::string> out;

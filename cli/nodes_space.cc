@@ -53,7 +53,9 @@ Result<EtcdSpaceSpec> spec_of(const SpaceOptions& options) {
   return spec;
 }
 
-json record_json(const EtcdSpaceRecord& r) {
+}  // namespace
+
+json space_json(const EtcdSpaceRecord& r) {
   return {{"id", r.id},
           {"geometry", r.geometry},
           {"layout", r.layout},
@@ -61,8 +63,12 @@ json record_json(const EtcdSpaceRecord& r) {
           {"datacenter", r.datacenter.empty() ? json() : json(r.datacenter)},
           {"cluster_id", etcd_id_hex(r.cluster_id)},
           {"created", format_utc_ms(r.created_unix_ms)},
-          {"incarnation", r.incarnation}};
+          {"incarnation", r.incarnation},
+          {"recovered", r.recovered_unix_ms != 0 ? json(format_utc_ms(r.recovered_unix_ms)) : json()},
+          {"state", r.recovering ? "recovering" : "ready"}};
 }
+
+namespace {
 
 std::string record_line(const EtcdSpaceRecord& r) {
   return "ID space " + r.id + ": " + r.geometry + ", nodes " + std::to_string(r.first_node) + "-" +
@@ -114,7 +120,7 @@ int run_init(const SpaceOptions& options) {
   }
   Output out;
   if (options.json) {
-    out.append(json{{"made", record_json(*made)},
+    out.append(json{{"made", space_json(*made)},
                     {"prefix", spec->prefix},
                     {"registered", registry ? json(options.registry_prefix) : json()}}
                    .dump() +
@@ -141,7 +147,7 @@ int recover_etcd(const SpaceOptions& options, std::optional<std::int64_t> until_
   if (!done) return fail(done.error());
   Output out;
   if (options.json) {
-    out.append(json{{"recovered", record_json(done->record)},
+    out.append(json{{"recovered", space_json(done->record)},
                     {"prefix", spec->prefix},
                     {"raised_to", format_utc_ms(done->raised_to_unix_ms)},
                     {"marks_written", done->marks}}

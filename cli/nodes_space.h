@@ -7,6 +7,11 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <nlohmann/json.hpp>
+
+#if IDFORGE_WITH_ETCD
+#include "idforge/etcd_space.h"
+#endif
 
 namespace idforge::cli {
 
@@ -22,6 +27,11 @@ struct SpaceCommands {
 
 // Registers `init` and `recover` under `nodes`.
 SpaceCommands add_space_commands(CLI::App& nodes);
+
+#if IDFORGE_WITH_ETCD
+// A space's record as the commands print it with --json.
+nlohmann::ordered_json space_json(const EtcdSpaceRecord& r);
+#endif
 
 }  // namespace idforge::cli
 
