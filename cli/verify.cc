@@ -326,7 +326,7 @@ int run_verify(const VerifyOptions& options, bool layout_given) {
   }
   Result<std::vector<Input>> inputs = open_inputs(options.files);
   if (!inputs) return fail(inputs.error());
-  if (options.ranges) return run_verify_ranges(*inputs, options.json);
+  if (options.ranges) return run_verify_ranges(*inputs, options.json, options.skip_unparsed);
   return run_verify_ids(options, population, *inputs);
 }
 
@@ -354,9 +354,11 @@ Command add_verify(CLI::App& root) {
       "Scales past memory: IDs beyond --memory-mb go to anonymous temporary files in\n"
       "--tmp-dir (8 bytes per Snowflake ID, 24 per other ID), which are gone when the\n"
       "command ends however it ends.\n\n"
-      "With --ranges the files are audit logs written by 'idforge serve --audit-log',\n"
-      "and any two ranges of one node that overlap are reported: a proof that the\n"
-      "fleet never issued an ID twice, without storing a single ID.\n\n"
+      "With --ranges the files are audit logs written by 'idforge serve --audit-log':\n"
+      "claimed ranges of one node that overlap, reservations of two holders that\n"
+      "overlap, and claimed ranges outside their holder's reservations are reported:\n"
+      "a proof that the fleet never issued an ID twice, without storing a single ID.\n"
+      "Every line must be a record, as every word must be an ID.\n\n"
       "  idforge gen -n 1000000 | idforge verify\n"
       "  idforge verify --json host-a.txt host-b.txt host-c.txt\n"
       "  idforge verify --ranges /var/log/idforge/audit.log*\n");
@@ -372,7 +374,8 @@ Command add_verify(CLI::App& root) {
                 "unparsed_examples, inputs, complete (every word read, at least one ID)");
   app->add_flag("--ranges", options->ranges, "The files are audit logs: check their ranges for overlaps");
   app->add_flag("--skip-unparsed", options->skip_unparsed,
-                "Words that are no ID are reported, and do not fail the check of the others");
+                "Words that are no ID (with --ranges: lines that are no record) are reported, and do not fail the "
+                "check of the others");
   app->add_option("--tmp-dir", options->tmp_dir, "Where IDs that do not fit in memory go (Default: $TMPDIR, else /tmp)");
   app->add_option("--memory-mb", options->memory_mb,
                   "Memory for the IDs themselves, in MiB (as much again when other formats are mixed in bulk "
@@ -381,7 +384,8 @@ Command add_verify(CLI::App& root) {
       ->capture_default_str();
   app->footer(
       "Exit codes: 0 no duplicates among the IDs read, every word read; 1 duplicates or\n"
-      "overlapping ranges, no ID read, words left unread (without --skip-unparsed), or the\n"
+      "a finding of --ranges, no ID (record) read, words (lines) left unread (without\n"
+      "--skip-unparsed), or the\n"
       "check could not finish (a read error, --tmp-dir full); 2 bad flags or an input that\n"
       "cannot be opened.");
   return {app, [app, options] { return run_verify(*options, app->count("--layout") > 0); }};

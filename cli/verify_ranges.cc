@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "common.h"
+#include "idforge/layout.h"
 
 namespace idforge::cli {
 namespace {
@@ -31,7 +32,19 @@ struct Record {
   std::string run;  // Empty in a log of a version before reservations were recorded.
   std::uint64_t holder = 0;
   std::string at;
+  // The generator's states of first and last (tick, then sequence): consecutive
+  // states of a node are consecutive numbers, which its IDs are not.
+  std::uint64_t first_state = 0;
+  std::optional<std::uint64_t> last_state;
 };
+
+// The layouts records name, parsed once each (nullopt: not a layout).
+using Layouts = std::map<std::string, std::optional<Layout>>;
+
+std::uint64_t state_of(const Layout& layout, std::uint64_t id) {
+  const Parts parts = layout.decompose(id);
+  return (static_cast<std::uint64_t>(parts.tick) << layout.sequence_field().bits) | parts.sequence;
+}
 
 // An ID space (a layout's geometry) and a node in it.
 using NodeKey = std::pair<std::string, std::uint64_t>;
@@ -58,7 +71,7 @@ std::optional<std::uint64_t> id_field(const json& j, const char* name) {
 }
 
 // Reads one line as a record, or says why it is none.
-std::variant<std::pair<NodeKey, Record>, std::string> parse_record(std::string_view line) {
+std::variant<std::pair<NodeKey, Record>, std::string> parse_record(std::string_view line, Layouts& layouts) {
   const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return std::string("not a JSON object");
   Record r;
@@ -102,6 +115,23 @@ std::variant<std::pair<NodeKey, Record>, std::string> parse_record(std::string_v
   if (const auto h = j.find("holder"); h != j.end() && h->is_number_unsigned()) r.holder = h->get<std::uint64_t>();
   if (const auto a = j.find("at"); a != j.end() && a->is_string()) r.at = a->get<std::string>();
   if (r.kind != Kind::claimed && r.run.empty()) return std::string("a reservation record needs run and holder");
+  if (!r.run.empty()) {
+    // Reservations are checked in the generator's states: the record's layout says how.
+    const auto spec = j.find("layout");
+    if (spec == j.end() || !spec->is_string()) return std::string("a record with a run needs its layout");
+    auto [at, fresh] = layouts.try_emplace(spec->get<std::string>());
+    if (fresh) {
+      Result<Layout> parsed = Layout::parse(at->first);
+      if (parsed) at->second = *parsed;
+    }
+    if (!at->second) return "layout '" + at->first + "' is not a layout";
+    if (at->second->geometry() != space->get<std::string>()) {
+      return "layout '" + at->first + "' is of geometry " + at->second->geometry() + ", not the record's space " +
+             space->get<std::string>();
+    }
+    r.first_state = state_of(*at->second, r.first);
+    if (r.last) r.last_state = state_of(*at->second, *r.last);
+  }
   return std::pair{NodeKey{space->get<std::string>(), node->get<std::uint64_t>()}, r};
 }
 
@@ -160,6 +190,7 @@ void check(RangesReport& report) {
         if (h.released && (!h.released->last || *h.released->last < *r.last)) {
           if (!h.released->last || *h.released->last < r.first) continue;  // Given back whole.
           r.last = h.released->last;
+          r.last_state = h.released->last_state;
         }
         h.first = std::min(h.first, r.first);
         h.last = std::max(h.last, *r.last);
@@ -177,12 +208,20 @@ void check(RangesReport& report) {
     for (const Record& c : node.claimed) {
       const auto h = node.holders.find(holder_of(c));
       if (c.run.empty() || h == node.holders.end() || h->second.reserved.empty()) continue;
-      std::uint64_t from = c.first;
+      // In states: the next state after a reservation's last is the first of the
+      // next reservation, while the next ID of the node is a tick away.
+      std::uint64_t from = c.first_state;
+      bool covered = false;
       for (const Record& r : h->second.reserved) {
-        if (r.first <= from && from <= *r.last) from = *r.last == UINT64_MAX ? UINT64_MAX : *r.last + 1;
-        if (from > *c.last) break;
+        if (r.first_state <= from && from <= *r.last_state) {
+          if (*r.last_state >= *c.last_state) {
+            covered = true;
+            break;
+          }
+          from = *r.last_state + 1;
+        }
       }
-      if (from <= *c.last) {
+      if (!covered) {
         ++report.uncovered;
         if (report.uncovered_examples.size() < kMaxExamples) {
           report.uncovered_examples.push_back({key, h->second.reserved.back(), c});
@@ -317,13 +356,14 @@ json to_json(const std::vector<Input>& inputs, const RangesReport& r) {
 
 }  // namespace
 
-int run_verify_ranges(std::vector<Input>& inputs, bool as_json) {
+int run_verify_ranges(std::vector<Input>& inputs, bool as_json, bool skip_unparsed) {
   RangesReport report;
+  Layouts layouts;
   for (std::uint32_t i = 0; i < inputs.size(); ++i) {
     TokenReader reader(inputs[i].fd, "'" + inputs[i].name + "'");
     while (std::optional<std::string_view> line = reader.next_line()) {
       if (line->find_first_not_of(" \t\r") == std::string_view::npos) continue;
-      auto parsed = parse_record(*line);
+      auto parsed = parse_record(*line, layouts);
       if (auto* bad = std::get_if<std::string>(&parsed)) {
         ++report.unparsed;
         if (report.unparsed_examples.size() < kMaxExamples) report.unparsed_examples.push_back({i, reader.line(), *bad});
@@ -365,6 +405,22 @@ int run_verify_ranges(std::vector<Input>& inputs, bool as_json) {
   out.append(as_json ? to_json(inputs, report).dump(-1, ' ', false, json::error_handler_t::replace) + "\n"
                      : to_text(inputs, report));
   if (!out.flush()) return kExitFailure;
+  // An all-clear over records that were never read is no all-clear.
+  const std::string example =
+      report.unparsed_examples.empty()
+          ? std::string()
+          : " (such as line " + std::to_string(report.unparsed_examples.front().line) + " of " +
+                inputs[report.unparsed_examples.front().input].name + ": " + report.unparsed_examples.front().error + ")";
+  if (report.ranges + report.reserved + report.released == 0) {
+    print_error(report.unparsed == 0 ? std::string("no audit record was read: the input is empty, so nothing was verified")
+                                     : "no line was read as an audit record" + example + ", so nothing was verified");
+    return kExitFailure;
+  }
+  if (report.unparsed != 0 && !skip_unparsed) {
+    print_error(std::to_string(report.unparsed) + " lines were not read as audit records" + example +
+                ", so the check says nothing about them (pass --skip-unparsed to accept the check of the rest)");
+    return kExitFailure;
+  }
   return report.overlaps + report.reservation_overlaps + report.uncovered == 0 ? kExitOk : kExitFailure;
 }
 

@@ -23,8 +23,9 @@ struct Input {
 // Reads audit-log records (one JSON object per line, as `idforge serve
 // --audit-log` writes them) from every input, reports per ID space and node the
 // ranges, holders, IDs issued and any finding, and returns the exit code: 0 none,
-// 1 a finding or a read error.
-int run_verify_ranges(std::vector<Input>& inputs, bool json);
+// 1 a finding, a read error, no record read, or lines left unread (unless
+// `skip_unparsed`).
+int run_verify_ranges(std::vector<Input>& inputs, bool json, bool skip_unparsed);
 
 }  // namespace idforge::cli
 

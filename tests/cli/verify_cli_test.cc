@@ -381,6 +381,30 @@ TEST_F(VerifyCli, ReservationsOfTwoHoldersMustNotOverlapOnceCutAtTheirReleaseAnd
   EXPECT_NE(text.out.find("claimed ranges outside their holder's reservations"), std::string::npos);
 }
 
+// Regression: coverage was walked in IDs, where the next ID of a node after a
+// reservation's last (sequence 4095) is a whole tick away, so a claim across two
+// back-to-back reservations was reported uncovered (seen in loaded test runs).
+TEST_F(VerifyCli, AClaimAcrossTwoBackToBackReservationsIsCoveredAndOneAcrossAGapIsNot) {
+  const auto id = [](std::uint64_t tick, std::uint64_t seq) { return tick << 22 | 3u << 12 | seq; };
+  const std::uint64_t t = 507'581'851'909;
+  const std::string joined = write(
+      "joined.log", reservation("reserved", 3, id(0, 0), id(t, 4095), "j") + claimed(3, id(t - 20, 1000), id(t + 5, 7), "j") +
+                        reservation("reserved", 3, id(t + 1, 0), id(t + 700, 4095), "j"));
+  const json ok = verify("--ranges " + joined, 0);
+  EXPECT_EQ(ok["uncovered"], 0);
+  // A reservation missing between them leaves the claim's middle uncovered.
+  const std::string gap = write(
+      "gap.log", reservation("reserved", 3, id(0, 0), id(t, 4095), "g") + claimed(3, id(t - 20, 1000), id(t + 5, 7), "g") +
+                     reservation("reserved", 3, id(t + 2, 0), id(t + 700, 4095), "g"));
+  EXPECT_EQ(verify("--ranges " + gap, 1)["uncovered"], 1);
+  // A record's layout must be a layout of the record's space.
+  std::string other = reservation("reserved", 3, id(0, 0), id(t, 4095), "o");
+  other.replace(other.find("\"twitter\""), 9, "\"sonyflake\"");
+  const json bad = verify("--ranges " + write("other.log", other), 1);
+  EXPECT_EQ(bad["unparsed"], 1);
+  EXPECT_NE(bad["unparsed_examples"][0]["error"].get<std::string>().find("not the record's space"), std::string::npos);
+}
+
 TEST_F(VerifyCli, RangesOfAFleetThatNeverOverlapPass) {
   const std::string a = write("a.log", record(1, 100, 199) + record(1, 300, 399) + record(2, 150, 250));
   const std::string b = write("b.log", record(1, 200, 299, "b") + record(1, 150, 199, "b", "seq8-node16"));
@@ -409,9 +433,17 @@ TEST_F(VerifyCli, OverlappingRangesOfOneNodeFailAndNameBothRecords) {
   EXPECT_EQ(verify("--ranges " + c, 1)["overlaps"], 2);
 }
 
-TEST_F(VerifyCli, LinesThatAreNoRecordAreReportedWithTheirLines) {
+TEST_F(VerifyCli, LinesThatAreNoRecordFailTheCheckUnlessSkippedAndAreReportedWithTheirLines) {
   const std::string f = write("bad.log", record(1, 1, 2) + "{\"node\":1}\nnot json\n" + record(1, 9, 5) + "[1]\n");
-  const json r = verify("--ranges " + f, 0);
+  const testing::Ran failed = run("verify --ranges " + f);
+  EXPECT_EQ(failed.exit_code, 1);
+  EXPECT_NE(failed.err.find("4 lines were not read as audit records (such as line 2 of " + f), std::string::npos)
+      << failed.err;
+  EXPECT_EQ(run("verify --ranges " + write("empty.log", "")).exit_code, 1) << "an empty log proves nothing";
+  const testing::Ran none = run("verify --ranges " + write("junk.log", "junk\n"));
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.err.find("no line was read as an audit record"), std::string::npos) << none.err;
+  const json r = verify("--ranges --skip-unparsed " + f, 0);
   EXPECT_EQ(r["ranges"], 1);
   EXPECT_EQ(r["unparsed"], 4);
   EXPECT_EQ(r["unparsed_examples"][0]["line"], 2);
@@ -423,7 +455,7 @@ TEST_F(VerifyCli, LinesThatAreNoRecordAreReportedWithTheirLines) {
   std::string last = record(1, 1, 2);
   last.pop_back();
   const std::string g = write("long.log", record(2, 5, 6) + long_line + "\n" + last);
-  const json l = verify("--ranges " + g, 0);
+  const json l = verify("--ranges --skip-unparsed " + g, 0);
   EXPECT_EQ(l["ranges"], 2);
   EXPECT_EQ(l["unparsed"], 1);
   EXPECT_EQ(l["unparsed_examples"][0]["line"], 2);

@@ -53,7 +53,7 @@ class ServeAudit : public Serve {
 
   json verify_ranges(int exit_code) const {
     const Ran ran = run("verify --ranges --json " + audit_path());
-    EXPECT_EQ(ran.exit_code, exit_code) << ran.out << ran.err;
+    EXPECT_EQ(ran.exit_code, exit_code) << ran.out << ran.err << "\nthe log:\n" << slurp(audit_path());
     return json::parse(ran.out);
   }
 };

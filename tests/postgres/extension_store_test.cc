@@ -83,6 +83,9 @@ TEST_F(ExtensionStore, AHotStandbyRefusesAndAfterAFailoverContinuesAfterTheReser
     EXPECT_NE(refused.find("this server is in recovery"), std::string::npos) << refused;
   }
   ASSERT_EQ(before.size(), 200'000u);
+  // The wide formats rest on their random bits, not on the node: a standby makes them.
+  EXPECT_EQ(p.standby->value("SELECT count(DISTINCT idforge_uuidv7()) FROM generate_series(1, 1000);"), "1000");
+  EXPECT_EQ(p.standby->value("SELECT count(DISTINCT idforge_ulid()) FROM generate_series(1, 1000);"), "1000");
   // The standby has replayed everything; the primary dies.
   ASSERT_TRUE(p.primary->wait_replayed_by(*p.standby));
   p.primary->stop(SIGQUIT);
