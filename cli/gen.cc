@@ -192,8 +192,7 @@ int run_gen_wide(CLI::App& app, const GenOptions& options, std::uint64_t count, 
   return kExitUsage;
 }
 
-int run_gen(CLI::App& app, GenOptions& options) {
-  if (const char* datacenter = std::getenv("IDFORGE_DATACENTER")) options.cluster.datacenter = datacenter;
+int run_gen(CLI::App& app, const GenOptions& options) {
   Result<Format> format = parse_format(options.format);
   if (!format) return fail(format.error());
   Result<std::uint64_t> count = parse_count(options.count);
@@ -296,12 +295,8 @@ Command add_gen(CLI::App& root) {
       ->capture_default_str();
   app->add_flag("-v,--verbose", options->verbose, "Say on stderr which data directory and node the run holds");
   add_etcd_flags(*app, options->cluster);
-  // Not --datacenter: twitter's node field has that name. The datacenter comes from
-  // IDFORGE_DATACENTER, as a cluster host sets it for serve.
-  app->add_flag("--create-space", options->cluster.create_space,
-                "With --etcd: make the ID space when the prefix has none (as serve --create-space)")
-      ->envname("IDFORGE_CREATE_SPACE")
-      ->group("etcd");
+  // Not --datacenter: twitter's node field has that name.
+  add_space_flags(*app, options->cluster, /*datacenter_flag=*/false);
   app->allow_extras();
   app->footer("Exit codes: 0 done; 1 failure (node held, clock behind, I/O, closed output, stopped by a signal);\n"
               "2 bad flags or input.");

@@ -45,11 +45,9 @@ Result<EtcdSpaceSpec> spec_of(const SpaceOptions& options) {
   spec.prefix = options.cluster.prefix;
   spec.layout = *layout;
   spec.datacenter = options.cluster.datacenter;
-  if (!options.nodes.empty()) {
-    Result<std::pair<std::uint64_t, std::uint64_t>> nodes = parse_nodes(options.nodes, *layout);
-    if (!nodes) return nodes.error();
-    spec.nodes = *nodes;
-  }
+  Result<std::pair<std::uint64_t, std::uint64_t>> nodes = parse_nodes(options.nodes, *layout);  // "": every node.
+  if (!nodes) return nodes.error();
+  spec.nodes = *nodes;
   return spec;
 }
 
@@ -96,10 +94,9 @@ int run_init(const SpaceOptions& options) {
     Result<std::shared_ptr<EtcdClient>> r = connect_etcd(options.cluster, options.registry);
     if (!r) return fail(r.error());
     registry = *r;
-    const std::uint64_t all = (1ULL << spec->layout.node_bits()) - 1;
     entry.datacenter = spec->datacenter;
-    entry.first_node = spec->nodes ? spec->nodes->first : 0;
-    entry.last_node = spec->nodes ? spec->nodes->second : all;
+    entry.first_node = spec->nodes->first;
+    entry.last_node = spec->nodes->second;
     entry.prefix = spec->prefix;
     entry.endpoints = options.cluster.etcd;
     Result<Registry> known = read_registry(*registry, options.registry_prefix);

@@ -64,7 +64,6 @@ Result<RunNode> from_etcd(const ClusterFlags& cluster, const std::string& data_d
   out.where = (*taken)->mark_key() + " (etcd " + cluster.etcd + ", space " + (*space)->record().id + ")";
   out.reservation = std::move(*taken);
   out.end = [lease = *lease] { return lease->revoke(); };
-  out.keep = *lease;
   return out;
 }
 #endif

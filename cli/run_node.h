@@ -27,8 +27,6 @@ struct RunNode {
   std::string where;
   // Gives up what is left once the generator is closed (an etcd lease is revoked).
   std::function<Result<void>()> end = [] { return Result<void>(); };
-  // What the reservation needs alive (etcd: its lease, space and client).
-  std::shared_ptr<void> keep;
 };
 
 // Takes `node` of `which` (nullopt: the lowest free one of 0..last_auto, or of the

@@ -69,13 +69,17 @@ void add_etcd_flags(CLI::App& app, ClusterFlags& flags) {
       ->group(group);
 }
 
-void add_space_flags(CLI::App& app, ClusterFlags& flags) {
+void add_space_flags(CLI::App& app, ClusterFlags& flags, bool datacenter_flag) {
   const char* group = "etcd";
-  app.add_option("--datacenter", flags.datacenter,
-                 "This instance's datacenter: the ID space under the prefix must be that datacenter's (made with "
-                 "'nodes init --datacenter'), so an instance pointed at another datacenter's etcd is refused")
-      ->envname("IDFORGE_DATACENTER")
-      ->group(group);
+  if (datacenter_flag) {
+    app.add_option("--datacenter", flags.datacenter,
+                   "This instance's datacenter: the ID space under the prefix must be that datacenter's (made with "
+                   "'nodes init --datacenter'), so an instance pointed at another datacenter's etcd is refused")
+        ->envname("IDFORGE_DATACENTER")
+        ->group(group);
+  } else if (const char* datacenter = std::getenv("IDFORGE_DATACENTER")) {
+    flags.datacenter = datacenter;
+  }
   app.add_flag("--create-space", flags.create_space,
                "Make the ID space, as 'idforge nodes init' would, when the prefix has none (and neither this process "
                "nor this host used one there): for demos and first deploys")

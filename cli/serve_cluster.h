@@ -35,8 +35,10 @@ struct ClusterFlags {
 // Registers the flags that reach etcd (--etcd, --etcd-prefix, TLS, auth) on `app`.
 void add_etcd_flags(CLI::App& app, ClusterFlags& flags);
 // Registers --datacenter and --create-space (who the instance is, and whether it
-// may make the space), on a command that takes nodes from etcd.
-void add_space_flags(CLI::App& app, ClusterFlags& flags);
+// may make the space), on a command that takes nodes from etcd. Without
+// `datacenter_flag` (a command whose layout has a node field of that name) the
+// datacenter comes from IDFORGE_DATACENTER alone.
+void add_space_flags(CLI::App& app, ClusterFlags& flags, bool datacenter_flag = true);
 // Registers those and serve's own (--lease-ttl-s, --wait-for-node) on `serve`.
 void add_cluster_flags(CLI::App& serve, ClusterFlags& flags);
 

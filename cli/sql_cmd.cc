@@ -26,6 +26,7 @@
 #include "common.h"
 #include "core/text.h"
 #include "idforge/generator.h"
+#include "idforge/node_space.h"
 #include "idforge/time_text.h"
 #include "idforge/version.h"
 
@@ -256,7 +257,7 @@ int run_sql(CLI::App& app, const SqlOptions& options) {
   }
   const std::string q = "\"" + options.schema + "\".";
   // One state per node of the geometry, whatever the function's name or schema.
-  const std::string geometry = "snowflake-" + l.geometry();
+  const std::string geometry = NodeSpace(l).name;
   std::string state_name = geometry + "-node-" + num(**node);
   if (state_name.size() > kMaxIdentifier) {
     char hash[20];

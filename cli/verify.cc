@@ -385,9 +385,8 @@ Command add_verify(CLI::App& root) {
   app->footer(
       "Exit codes: 0 no duplicates among the IDs read, every word read; 1 duplicates or\n"
       "a finding of --ranges, no ID (record) read, words (lines) left unread (without\n"
-      "--skip-unparsed), or the\n"
-      "check could not finish (a read error, --tmp-dir full); 2 bad flags or an input that\n"
-      "cannot be opened.");
+      "--skip-unparsed), or the check could not finish (a read error, --tmp-dir full);\n"
+      "2 bad flags or an input that cannot be opened.");
   return {app, [app, options] { return run_verify(*options, app->count("--layout") > 0); }};
 }
 

@@ -53,6 +53,7 @@
 #ifndef IDFORGE_ETCD_SPACE_H_
 #define IDFORGE_ETCD_SPACE_H_
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -83,7 +84,7 @@ struct EtcdSpaceRecord {
   std::string datacenter;    // Empty: none named.
   std::uint64_t cluster_id = 0;  // The etcd cluster it lives on.
   std::int64_t created_unix_ms = 0;
-  std::int64_t incarnation = 0;  // 0 at creation; each recovery adds one.
+  std::int64_t incarnation = 0;  // 0 at creation; each recovery raises it (to its Unix ms: new to every host).
   std::int64_t recovered_unix_ms = 0;  // The last recovery; 0: never.
   bool recovering = false;   // A recovery is under way: nothing may be taken until it ends.
 
@@ -127,6 +128,10 @@ class EtcdSpace {
  public:
   // Why an instance refuses a space, for metrics ("none" while it does not).
   enum class Refusal { none, missing, gone, damaged, cluster, revision, changed, mark_missing, mark_below_host };
+  // Every reason but none.
+  static constexpr std::array<Refusal, 8> kRefusals = {Refusal::missing,  Refusal::gone,    Refusal::damaged,
+                                                       Refusal::cluster,  Refusal::revision, Refusal::changed,
+                                                       Refusal::mark_missing, Refusal::mark_below_host};
   static std::string_view to_string(Refusal reason);
 
   // Makes the space: a mark for every node of the range at this clock's stamp
@@ -255,6 +260,9 @@ Result<void> claim_in_registry(EtcdClient& registry, const std::string& prefix, 
                                const RegistryEntry& entry);
 // Refuses (invalid_argument) what claim_in_registry would refuse, without writing.
 Result<void> check_registry(const Registry& registry, const std::string& geometry, const RegistryEntry& entry);
+
+// Checks a datacenter's name: 1 to 64 characters of a-z, 0-9, '.', '_' and '-'.
+Result<void> check_etcd_datacenter(const std::string& name);
 
 // A cluster or member ID as etcdctl's tables print it: lower-case hex.
 std::string etcd_id_hex(std::uint64_t id);

@@ -48,6 +48,22 @@ inline std::optional<std::int64_t> parse_nonnegative(std::string_view text) {
   return static_cast<std::int64_t>(*v);
 }
 
+// Lower-case hex without leading zeros ("2040a231edfdad05"), as etcdctl prints IDs.
+inline std::string hex_u64(std::uint64_t value) {
+  char text[17];
+  const auto [end, ec] = std::to_chars(text, text + sizeof text, value, 16);
+  return std::string(text, end);
+}
+
+// Parses 1 to 16 hex digits (hex_u64's form, either case); nullopt on anything else.
+inline std::optional<std::uint64_t> parse_hex_u64(std::string_view text) {
+  if (text.empty() || text.size() > 16) return std::nullopt;
+  std::uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
+  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
 // Rounds toward negative infinity. REQUIRES: b > 0.
 inline std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   std::int64_t q = a / b;

@@ -22,14 +22,12 @@ namespace {
 
 using detail::cat;
 using detail::io_error;
+using detail::kFloorName;
+using detail::lock_name;
+using detail::mark_name;
 using detail::RecordState;
 using detail::update_floor;
 namespace fs = std::filesystem;
-
-constexpr std::string_view kFloorName = "floor";
-
-std::string lock_name(std::uint64_t node) { return cat("node-", node, ".lock"); }
-std::string mark_name(std::uint64_t node) { return cat("node-", node, ".mark"); }
 
 // A lock file holds its holder's PID and, once the holder has made a reservation
 // durable, the line "reserved STAMP": the host's own record of the node's last
@@ -345,8 +343,10 @@ Result<void> FileReservation::record(std::int64_t stamp) {
   if (::fsync(dir_fd_) != 0) return io_error("cannot fsync", folder_, errno);
   // Only now, with both records durable: the host's own note of the reservation.
   // Not fsync'd — a lost note weakens the check of the next holder, never misleads it.
-  last_reserved_ = stamp;
-  (void)write_lock_text(lock_fd_, owner_pid_, stamp);
+  if (last_reserved_ != stamp) {
+    last_reserved_ = stamp;
+    (void)write_lock_text(lock_fd_, owner_pid_, stamp);
+  }
   return {};
 }
 
@@ -408,9 +408,7 @@ Result<std::uint64_t> FileReservation::recover(const fs::path& dir, const NodeSp
   for (const fs::directory_entry& entry : fs::directory_iterator(folder, ec)) {
     const std::string name = entry.path().filename().string();
     for (std::string_view suffix : {".lock", ".mark"}) {
-      if (name.starts_with("node-") && name.ends_with(suffix)) {
-        if (auto n = detail::parse_digits(std::string_view(name).substr(5, name.size() - 5 - suffix.size()))) nodes.insert(*n);
-      }
+      if (std::optional<std::uint64_t> n = detail::node_of(name, suffix)) nodes.insert(*n);
     }
   }
   if (Result<detail::FloorRecord> floor = detail::read_floor(folder / kFloorName, space.name); floor) {

@@ -72,9 +72,9 @@ const HostRecord::Folder& HostRecord::folder_of(const NodeSpace& which) const {
 std::optional<std::int64_t> HostRecord::issued(const NodeSpace& which, std::uint64_t node) const {
   const Folder& folder = folder_of(which);
   std::optional<std::int64_t> out;
-  Result<MarkRecord> mark = read_mark(folder.path / cat("node-", node, ".mark"), which.name, node);
+  Result<MarkRecord> mark = read_mark(folder.path / mark_name(node), which.name, node);
   if (mark && mark->state == RecordState::valid) out = mark->stamp;
-  Result<FloorRecord> floor = read_floor(folder.path / "floor", which.name);
+  Result<FloorRecord> floor = read_floor(folder.path / kFloorName, which.name);
   if (floor && floor->state == RecordState::valid) {
     if (auto it = floor->stamps.find(node); it != floor->stamps.end()) out = std::max(out.value_or(-1), it->second);
   }

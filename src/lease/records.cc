@@ -24,7 +24,6 @@ namespace fs = std::filesystem;
 constexpr std::string_view kMarkMagic = "idforge-mark 2";
 constexpr std::string_view kFloorMagic = "idforge-floor 1";
 constexpr std::string_view kClusterMagic = "idforge-etcd-space 1";
-constexpr std::string_view kFloorName = "floor";
 // A floor lists one line per node ever held; no honest record is larger.
 constexpr std::size_t kMaxRecordBytes = 16 << 20;
 
@@ -200,13 +199,18 @@ Result<FloorRecord> read_floor(const fs::path& path, std::string_view space) {
   return floor;
 }
 
+std::string mark_name(std::uint64_t node) { return cat("node-", node, ".mark"); }
+std::string lock_name(std::uint64_t node) { return cat("node-", node, ".lock"); }
+std::optional<std::uint64_t> node_of(std::string_view file_name, std::string_view suffix) {
+  if (!file_name.starts_with("node-") || !file_name.ends_with(suffix)) return std::nullopt;
+  return parse_digits(file_name.substr(5, file_name.size() - 5 - suffix.size()));
+}
+
 std::string cluster_record_name(std::string_view space_id) { return cat("etcd-", space_id); }
 
 std::string cluster_record_text(const ClusterRecord& r) {
-  char cluster[20];
-  std::snprintf(cluster, sizeof cluster, "%llx", static_cast<unsigned long long>(r.cluster_id));
   return with_checksum(cat(kClusterMagic, "\nspace ", r.space_id, "\nprefix ", r.prefix, "\nendpoints ", r.endpoints,
-                           "\ncluster ", cluster, "\nincarnation ", r.incarnation, "\nrevision ", r.revision,
+                           "\ncluster ", hex_u64(r.cluster_id), "\nincarnation ", r.incarnation, "\nrevision ", r.revision,
                            "\nrefused ", r.refused.empty() ? std::string("-") : r.refused, "\n"));
 }
 
@@ -222,11 +226,8 @@ Result<ClusterRecord> read_cluster_record(const fs::path& path) {
   for (std::size_t i = 0; shaped && i < 7; ++i) shaped = (v[i] = value_of(lines[i + 1], keys[i])).has_value();
   std::optional<std::int64_t> incarnation = shaped ? parse_stamp(*v[4]) : std::nullopt;
   std::optional<std::int64_t> revision = shaped ? parse_stamp(*v[5]) : std::nullopt;
-  std::uint64_t cluster = 0;
-  const bool cluster_ok = shaped && !v[3]->empty() && v[3]->size() <= 16 &&
-                          std::from_chars(v[3]->data(), v[3]->data() + v[3]->size(), cluster, 16).ptr ==
-                              v[3]->data() + v[3]->size();
-  if (!incarnation || !revision || !cluster_ok) {
+  const std::optional<std::uint64_t> cluster = shaped ? parse_hex_u64(*v[3]) : std::nullopt;
+  if (!incarnation || !revision || !cluster) {
     r.why = "not an idforge etcd record of this version";
     return r;
   }
@@ -234,7 +235,7 @@ Result<ClusterRecord> read_cluster_record(const fs::path& path) {
   r.space_id = std::string(*v[0]);
   r.prefix = std::string(*v[1]);
   r.endpoints = std::string(*v[2]);
-  r.cluster_id = cluster;
+  r.cluster_id = *cluster;
   r.incarnation = *incarnation;
   r.revision = *revision;
   r.refused = *v[6] == "-" ? std::string() : std::string(*v[6]);
@@ -308,9 +309,7 @@ Result<void> update_floor(int dir_fd, const fs::path& folder, std::string_view s
     if (floor->state != RecordState::valid) {
       std::error_code ec;
       for (const fs::directory_entry& entry : fs::directory_iterator(folder, ec)) {
-        const std::string name = entry.path().filename().string();
-        if (!name.starts_with("node-") || !name.ends_with(".mark")) continue;
-        std::optional<std::uint64_t> n = parse_digits(std::string_view(name).substr(5, name.size() - 10));
+        const std::optional<std::uint64_t> n = node_of(entry.path().filename().string(), ".mark");
         if (!n) continue;
         Result<MarkRecord> mark = read_mark(entry.path(), space, *n);
         if (mark && mark->state == RecordState::valid) stamps[*n] = mark->stamp;

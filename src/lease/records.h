@@ -33,6 +33,13 @@ namespace idforge::detail {
 
 enum class RecordState : std::uint8_t { missing, valid, damaged };
 
+// The records' names in an ID space's folder.
+inline constexpr std::string_view kFloorName = "floor";
+std::string mark_name(std::uint64_t node);  // node-<N>.mark
+std::string lock_name(std::uint64_t node);  // node-<N>.lock
+// N of a file named node-<N><suffix> (suffix ".mark" or ".lock"), or nullopt.
+std::optional<std::uint64_t> node_of(std::string_view file_name, std::string_view suffix);
+
 struct MarkRecord {
   RecordState state = RecordState::missing;
   std::int64_t stamp = 0;  // When valid.

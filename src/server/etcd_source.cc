@@ -213,9 +213,7 @@ class EtcdSource final : public NodeSource {
     out.append("# HELP idforge_etcd_store_refused 1 while this instance refuses the etcd store, by why: the ID space "
                "missing, gone or damaged, another cluster, a revision gone back, a changed record, a missing mark or "
                "one below this host's record.\n# TYPE idforge_etcd_store_refused gauge\n");
-    using R = EtcdSpace::Refusal;
-    for (R r : {R::missing, R::gone, R::damaged, R::cluster, R::revision, R::changed, R::mark_missing,
-                R::mark_below_host}) {
+    for (EtcdSpace::Refusal r : EtcdSpace::kRefusals) {
       out.append("idforge_etcd_store_refused{reason=\"");
       out.append(EtcdSpace::to_string(r));
       out.append(r == reason ? "\"} 1\n" : "\"} 0\n");
@@ -320,10 +318,10 @@ class EtcdSource final : public NodeSource {
 
 Result<std::unique_ptr<NodeSource>> etcd_source(EtcdSourceOptions options, Clock& clock) {
   if (Result<void> valid = check_etcd_prefix(options.prefix); !valid) return valid.error();
-  if (!options.datacenter.empty() && options.datacenter.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._-") !=
-                                          std::string::npos) {
-    return Error(Errc::invalid_argument, "--datacenter '" + options.datacenter + "' must be 1 to 64 characters of a-z, "
-                                         "0-9, '.', '_' and '-' (such as us-east-1)");
+  if (!options.datacenter.empty()) {
+    if (Result<void> valid = check_etcd_datacenter(options.datacenter); !valid) {
+      return Error(Errc::invalid_argument, "--" + valid.error().message());
+    }
   }
   if (options.lease_ttl_s < 5 || options.lease_ttl_s > 300) {
     return Error(Errc::invalid_argument, "--lease-ttl-s " + std::to_string(options.lease_ttl_s) +

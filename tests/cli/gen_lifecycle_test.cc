@@ -109,5 +109,30 @@ TEST_F(GenLifecycle, SigtermStopsTheRunAndWritesTheFinalReservation) {
   EXPECT_EQ(out.back(), '\n');
 }
 
+// `nodes recover --data-dir`, the one way back for a data directory whose records
+// went back in time, as the refusal names it.
+TEST_F(GenLifecycle, ADataDirectoryThatWentBackIsRefusedUntilNodesRecoverRaisesItsRecords) {
+  ASSERT_EQ(run("gen --node 2 -n 1000").exit_code, 0);
+  const fs::path folder = FileReservation::space_dir(state(), Layout::twitter());
+  fs::remove(folder / "node-2.mark");
+  fs::remove(folder / "floor");
+  const Ran refused = run("gen --node 2 -n 1");
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("went back in time"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("idforge nodes recover --data-dir " + state().string()), std::string::npos) << refused.err;
+
+  EXPECT_EQ(run("nodes recover --data-dir '" + (dir_ / "empty").string() + "'").exit_code, 1)
+      << "a directory without the layout's space has nothing to recover";
+  const Ran recovered = run("nodes recover --data-dir '" + state().string() + "' --issued-until 2079-01-01T00:00:00Z");
+  ASSERT_EQ(recovered.exit_code, 0) << recovered.err;
+  EXPECT_NE(recovered.out.find("raised 1 nodes of snowflake-node10-seq12"), std::string::npos) << recovered.out;
+  // The node is usable again, and only past the time given: a run now leads the clock by decades.
+  const Ran far = run("gen --node 2 -n 1 --max-wait-ms 0");
+  EXPECT_EQ(far.exit_code, 1);
+  EXPECT_NE(far.err.find("behind stamps already issued or reserved"), std::string::npos) << far.err;
+  EXPECT_TRUE(FileReservation::recorded_stamp(state(), Layout::twitter(), 2).value() >=
+              Layout::twitter().tick_at_unix_ms(3439756800000));
+}
+
 }  // namespace
 }  // namespace idforge

@@ -85,26 +85,22 @@ class Fleet:
                                    (label, code, says, svc.log_path))
         self.s.fault("a new instance refused at start")
 
-    def wait_refusing(self, guard_s):
-        """Every running instance must answer /readyz 503 store_refused within `guard_s`."""
+    def wait_for(self, code, guard_s, failing):
+        """Every running instance must answer /readyz with `code` ("" for ready) within `guard_s`."""
         deadline = time.monotonic() + guard_s
         for label, svc, _ in self.running:
-            while ready_code(svc.port) != "store_refused":
+            while ready_code(svc.port) != code:
                 if time.monotonic() > deadline:
-                    self.s.problems.append("instance %s never refused the store that forgot (readyz %r); see %s" %
-                                           (label, ready_code(svc.port), svc.log_path))
+                    self.s.problems.append("instance %s %s (readyz %r); see %s" %
+                                           (label, failing, ready_code(svc.port), svc.log_path))
                     break
                 time.sleep(0.1)
 
+    def wait_refusing(self, guard_s):
+        self.wait_for("store_refused", guard_s, "never refused the store that forgot")
+
     def wait_ready(self, guard_s):
-        deadline = time.monotonic() + guard_s
-        for label, svc, _ in self.running:
-            while ready_code(svc.port) != "":
-                if time.monotonic() > deadline:
-                    self.s.problems.append("instance %s did not issue again after the recovery (readyz %r); see %s" %
-                                           (label, ready_code(svc.port), svc.log_path))
-                    break
-                time.sleep(0.1)
+        self.wait_for("", guard_s, "did not issue again after the recovery")
 
     def stop(self, sig=signal.SIGTERM):
         for label, svc, load in self.running:

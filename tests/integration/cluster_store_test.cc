@@ -205,6 +205,11 @@ TEST_F(ClusterStore, DatacentersClaimDisjointRangesInARegistryAndAMisdirectedIns
                              "belongs to datacenter us-east");
   expect_one_json_error_line(run(misdirected + " --etcd-prefix /idforge/us-east --nodes 200-399"), 2,
                              "which owns nodes 0-199");
+  // gen has no --datacenter flag (twitter's node field has the name): a cluster host's IDFORGE_DATACENTER says it.
+  expect_one_error_line(run_with("IDFORGE_DATACENTER=eu-west",
+                                 "gen -n 1 --data-dir " + (dir_ / "gen-host").string() + " --etcd " + us_etcd +
+                                     " --etcd-prefix /idforge/us-east"),
+                        2, "belongs to datacenter us-east");
   auto us_instance = start_on("us-host", {"--etcd", us_etcd, "--etcd-prefix", "/idforge/us-east", "--datacenter", "us-east"});
   expect_no_duplicates({fetch_ids(*us_instance, 10), fetch_ids(*eu_instance, 10)});
 }

@@ -220,6 +220,10 @@ TEST_F(ClusterServe, BadEtcdFlagsAreClearErrors) {
   expect_one_json_error_line(run("serve --etcd " + etcd_.urls() + " --etcd-prefix idforge"), 2,
                              "is not in its one spelling");
   expect_one_json_error_line(run("serve --etcd " + etcd_.urls() + " --etcd-user root"), 2, "needs a password");
+  expect_one_json_error_line(run("serve --etcd " + etcd_.urls() + " --datacenter US-East"), 2,
+                             "--datacenter 'US-East' must be 1 to 64 characters of a-z");
+  expect_one_json_error_line(run("serve --etcd " + etcd_.urls() + " --datacenter " + std::string(65, 'a')), 2,
+                             "must be 1 to 64 characters");
   expect_one_json_error_line(run("serve --etcd " + etcd_.urls() + " --etcd-cacert /nonexistent.pem"), 1,
                              "cannot read --etcd-cacert file /nonexistent.pem");
   const Ran unreachable =

@@ -120,10 +120,7 @@ TEST_F(ExtensionStore, APromotedStandbyFarBehindTheReplayedReservationRefusesUnt
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_NE(refused.find("ahead of the clock, past idforge.max_lead_ms (1000 ms)"), std::string::npos) << refused;
-  ASSERT_EQ(p.standby->psql("ALTER SYSTEM SET idforge.max_lead_ms = 7200000; SELECT pg_reload_conf();").first, 0);
-  for (int i = 0; i < 100 && p.standby->value("SHOW idforge.max_lead_ms;") != "2h"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  set_max_lead_ms(*p.standby, 7'200'000, "2h");
   const Ids after = take(*p.standby, 100'000);
   ASSERT_EQ(after.size(), 100'000u) << p.standby->log();
   expect_apart(before, after);
@@ -199,10 +196,7 @@ TEST_F(ExtensionStore, AMarkLostOrOlderThanTheFloorIsRefusedUntilRecovered) {
   }
   ASSERT_TRUE(server.start({"FAKETIME=-1s", kFaketime})) << server.log();
   ASSERT_NE(server.value("SELECT idforge_recover();"), "");
-  ASSERT_EQ(server.psql("ALTER SYSTEM SET idforge.max_lead_ms = 60000; SELECT pg_reload_conf();").first, 0);
-  for (int i = 0; i < 100 && server.value("SHOW idforge.max_lead_ms;") != "1min"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  set_max_lead_ms(server, 60'000, "1min");
   const Ids after = take(server, 20'000);
   ASSERT_EQ(after.size(), 20'000u) << server.log();
   expect_apart(before, after);
@@ -224,10 +218,7 @@ TEST_F(ExtensionStore, AnEpochMovedWithTheGeometryKeptIsRefusedAsARollbackAndAno
   std::string refused;
   EXPECT_TRUE(take(server, 1, &refused).empty());
   EXPECT_NE(refused.find("ahead of the clock"), std::string::npos) << refused;
-  ASSERT_EQ(server.psql("ALTER SYSTEM SET idforge.max_lead_ms = 60000; SELECT pg_reload_conf();").first, 0);
-  for (int i = 0; i < 100 && server.value("SHOW idforge.max_lead_ms;") != "1min"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  set_max_lead_ms(server, 60'000, "1min");
   const Ids after = take(server, 50'000);
   ASSERT_EQ(after.size(), 50'000u) << server.log();
   expect_apart(before, after);  // One geometry: the same bits, so the integers compare.

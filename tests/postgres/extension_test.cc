@@ -52,12 +52,7 @@ TEST_F(Extension, ACrashAndARestartWithTheClockAnHourBehindRepeatNothing) {
   EXPECT_NE(server.log().find("starts after stamp"), std::string::npos) << server.log();
 
   // A lead of two hours rides it: the IDs go on after the last one before the crash.
-  ASSERT_EQ(server.psql("ALTER SYSTEM SET idforge.max_lead_ms = 7200000; SELECT pg_reload_conf();").first, 0);
-  // The postmaster rereads its configuration on the reload signal; new sessions then see it (bounded, as a guard).
-  for (int i = 0; i < 100 && server.value("SHOW idforge.max_lead_ms;") != "2h"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_EQ(server.value("SHOW idforge.max_lead_ms;"), "2h");
+  set_max_lead_ms(server, 7'200'000, "2h");
   auto [code2, out2] = server.psql("INSERT INTO ids SELECT idforge_next() FROM generate_series(1, 50000);");
   ASSERT_EQ(code2, 0) << out2;
   EXPECT_EQ(count_ids(server), std::make_pair(100'000L, 100'000L));

@@ -8,7 +8,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdint>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -62,6 +65,18 @@ class Extension : public Cli {
     ASSERT_EQ(code, 0) << out;
   }
 
+  // Sets idforge.max_lead_ms on a running server and waits until new sessions see
+  // it as `shown` ("2h"): the postmaster rereads its configuration on the reload
+  // signal (bounded, as a guard).
+  static void set_max_lead_ms(const PostgresServer& server, std::int64_t ms, const std::string& shown) {
+    ASSERT_EQ(server.psql("ALTER SYSTEM SET idforge.max_lead_ms = " + std::to_string(ms) +
+                          "; SELECT pg_reload_conf();").first,
+              0);
+    for (int i = 0; i < 100 && server.value("SHOW idforge.max_lead_ms;") != shown; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_EQ(server.value("SHOW idforge.max_lead_ms;"), shown);
+  }
 };
 
 }  // namespace idforge::testing

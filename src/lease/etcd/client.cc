@@ -107,13 +107,6 @@ bool token_expired(const grpc::Status& status) {
   return status.error_message().find("invalid auth token") != std::string::npos;
 }
 
-// A cluster or member ID as etcdctl's tables print it: lower-case hex.
-std::string hex_id(std::uint64_t id) {
-  char text[20];
-  std::snprintf(text, sizeof text, "%llx", static_cast<unsigned long long>(id));
-  return text;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<EtcdClient::Impl>> EtcdClient::Impl::create(const EtcdOptions& options, EtcdObserver observer) {
@@ -185,7 +178,7 @@ Result<std::unique_ptr<EtcdClient::Impl>> EtcdClient::Impl::create(const EtcdOpt
     for (const auto& [id, urls] : clusters) {
       std::string list;
       for (const std::string& url : urls) list += (list.empty() ? "" : ", ") + url;
-      which += cat(which.empty() ? "" : "; ", "cluster ", hex_id(id), ": ", list);
+      which += cat(which.empty() ? "" : "; ", "cluster ", detail::hex_u64(id), ": ", list);
     }
     return Error(Errc::invalid_argument,
                  cat("the etcd endpoints name members of ", clusters.size(), " different clusters (", which,
@@ -208,10 +201,10 @@ Result<void> EtcdClient::Impl::check_cluster(std::size_t index, std::uint64_t id
     m.foreign = true;
   }
   Error error(Errc::unavailable,
-              cat("etcd member ", members_[index].url, " belongs to cluster ", hex_id(id), ", not to cluster ",
-                  hex_id(ours), " that this process reached first; it is not used from now on. The endpoints name "
+              cat("etcd member ", members_[index].url, " belongs to cluster ", detail::hex_u64(id), ", not to cluster ",
+                  detail::hex_u64(ours), " that this process reached first; it is not used from now on. The endpoints name "
                   "members of two clusters, or the cluster was replaced or restored from a snapshot with a new "
-                  "cluster token (an ID space made on cluster ", hex_id(ours), " refuses the new one until "
+                  "cluster token (an ID space made on cluster ", detail::hex_u64(ours), " refuses the new one until "
                   "'idforge nodes recover')"));
   if (observer_.error) observer_.error("foreign_cluster", error);
   return error;
@@ -297,8 +290,8 @@ Error EtcdClient::Impl::report(const char* what, const std::string& url, const g
   return error;
 }
 
-template <class Call, class Header>
-Result<void> EtcdClient::Impl::call(const char* what, Deadline deadline, Call&& run, Header&& header) {
+template <class Response, class Call>
+Result<void> EtcdClient::Impl::call(const char* what, Deadline deadline, const Response& response, Call&& run) {
   std::size_t first;
   {
     std::lock_guard lock(mutex_);
@@ -332,7 +325,7 @@ Result<void> EtcdClient::Impl::call(const char* what, Deadline deadline, Call&& 
     prepare(context, deadline, true);
     const grpc::Status status = run(*stubs, context);
     if (status.ok()) {
-      if (Result<void> ours = check_cluster(index, header().cluster_id()); !ours) {
+      if (Result<void> ours = check_cluster(index, response.header().cluster_id()); !ours) {
         last = ours.error();
         continue;
       }
@@ -388,12 +381,11 @@ Result<void> EtcdClient::Impl::authenticate(Deadline deadline) {
 Result<etcdserverpb::TxnResponse> EtcdClient::Impl::txn(const etcdserverpb::TxnRequest& request, Deadline deadline) {
   etcdserverpb::TxnResponse response;
   Result<void> done = call(
-      "transaction", deadline,
+      "transaction", deadline, response,
       [&](Stubs& m, grpc::ClientContext& context) {
         response.Clear();
         return m.kv->Txn(&context, request, &response);
-      },
-      [&]() -> const etcdserverpb::ResponseHeader& { return response.header(); });
+      });
   if (!done) return done.error();
   return response;
 }
@@ -402,12 +394,11 @@ Result<etcdserverpb::RangeResponse> EtcdClient::Impl::range(const etcdserverpb::
                                                              Deadline deadline) {
   etcdserverpb::RangeResponse response;
   Result<void> done = call(
-      "range read", deadline,
+      "range read", deadline, response,
       [&](Stubs& m, grpc::ClientContext& context) {
         response.Clear();
         return m.kv->Range(&context, request, &response);
-      },
-      [&]() -> const etcdserverpb::ResponseHeader& { return response.header(); });
+      });
   if (!done) return done.error();
   return response;
 }
@@ -417,12 +408,11 @@ Result<etcdserverpb::LeaseGrantResponse> EtcdClient::Impl::grant(std::int64_t tt
   request.set_ttl(ttl_s);
   etcdserverpb::LeaseGrantResponse response;
   Result<void> done = call(
-      "lease grant", deadline,
+      "lease grant", deadline, response,
       [&](Stubs& m, grpc::ClientContext& context) {
         response.Clear();
         return m.lease->LeaseGrant(&context, request, &response);
-      },
-      [&]() -> const etcdserverpb::ResponseHeader& { return response.header(); });
+      });
   if (!done) return done.error();
   if (!response.error().empty()) return Error(Errc::unavailable, cat("etcd lease grant failed: ", response.error()));
   return response;
@@ -435,7 +425,7 @@ Result<etcdserverpb::LeaseKeepAliveResponse> EtcdClient::Impl::keepalive(std::in
   // One round per stream: the stream's deadline bounds the read, so a member
   // that accepts and never answers cannot hold the keeper past it.
   Result<void> done = call(
-      "keepalive", deadline,
+      "keepalive", deadline, response,
       [&](Stubs& m, grpc::ClientContext& context) {
         response.Clear();
         auto stream = m.lease->LeaseKeepAlive(&context);
@@ -447,8 +437,7 @@ Result<etcdserverpb::LeaseKeepAliveResponse> EtcdClient::Impl::keepalive(std::in
         stream->WritesDone();
         grpc::Status status = stream->Finish();
         return status.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "the keepalive stream closed") : status;
-      },
-      [&]() -> const etcdserverpb::ResponseHeader& { return response.header(); });
+      });
   if (!done) return done.error();
   return response;
 }
@@ -458,9 +447,8 @@ Result<void> EtcdClient::Impl::revoke(std::int64_t lease, Deadline deadline) {
   request.set_id(lease);
   etcdserverpb::LeaseRevokeResponse response;
   Result<void> done = call(
-      "lease revoke", deadline,
-      [&](Stubs& m, grpc::ClientContext& context) { return m.lease->LeaseRevoke(&context, request, &response); },
-      [&]() -> const etcdserverpb::ResponseHeader& { return response.header(); });
+      "lease revoke", deadline, response,
+      [&](Stubs& m, grpc::ClientContext& context) { return m.lease->LeaseRevoke(&context, request, &response); });
   if (!done && done.error().code() == Errc::lease_lost) return {};  // Already gone.
   return done;
 }

@@ -82,10 +82,10 @@ class EtcdClient::Impl {
   Impl() = default;
 
   // Runs `call(stubs, context)` on members in turn, from the current one, until one
-  // answers or `deadline` passes; `header()` gives the answer's header, whose
+  // answers or `deadline` passes; `call` fills `response`, whose header's
   // cluster ID must be the client's. `what` names the call in errors.
-  template <class Call, class Header>
-  Result<void> call(const char* what, Deadline deadline, Call&& call, Header&& header);
+  template <class Response, class Call>
+  Result<void> call(const char* what, Deadline deadline, const Response& response, Call&& call);
   // Asks member `index` its status and records its cluster: ok when it is the
   // client's cluster (pinning the first one seen), an error when it does not answer
   // or is foreign.

@@ -26,11 +26,7 @@ std::int64_t fence_for(std::int64_t send_boot_ns, std::int64_t ttl_s) {
 
 }  // namespace
 
-std::string EtcdLease::hex(std::int64_t id) {
-  char text[20];
-  std::snprintf(text, sizeof text, "%llx", static_cast<unsigned long long>(id));
-  return text;
-}
+std::string EtcdLease::hex(std::int64_t id) { return detail::hex_u64(static_cast<std::uint64_t>(id)); }
 
 struct EtcdLease::Keeper {
   std::mutex mutex;

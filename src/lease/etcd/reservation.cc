@@ -18,10 +18,12 @@ using detail::compare_value;
 using detail::erase;
 using detail::found;
 using detail::get;
+using detail::joined_endpoints;
 using detail::node_key;
 using detail::parse_stamp;
 using detail::prefix_end;
 using detail::put;
+using detail::recover_command;
 using etcdserverpb::TxnRequest;
 using Refusal = EtcdSpace::Refusal;
 
@@ -31,12 +33,6 @@ Result<void> check_lease(EtcdLease& lease) {
     return why ? *why : Error(Errc::lease_lost, cat("etcd lease ", EtcdLease::hex(lease.id()), " lapsed before it was confirmed"));
   }
   return {};
-}
-
-std::string endpoints_of(const EtcdClient& client) {
-  std::string out;
-  for (const std::string& url : client.endpoints()) out += (out.empty() ? "" : ",") + url;
-  return out;
 }
 
 bool canonical_prefix(std::string_view prefix) {
@@ -202,9 +198,8 @@ Result<std::unique_ptr<EtcdReservation>> EtcdReservation::acquire_any(std::share
               Error(Errc::io, cat("node ", node, " of ", which.name, " has no mark in ID space ", space->record().id,
                                   " under ", prefix, ", which was made with a mark for every node: etcd lost it "
                                   "(restored from an older snapshot, or edited by hand), and nothing says which IDs "
-                                  "the node issued. Refusing the space until it is recovered: idforge nodes recover "
-                                  "--etcd ", endpoints_of(lease->client()), " --etcd-prefix ", prefix,
-                                  " [--issued-until TIME]"))));
+                                  "the node issued. Refusing the space until it is recovered: ",
+                                  recover_command(joined_endpoints(lease->client().endpoints()), prefix)))));
         }
         if (!stamp) {
           // Nothing says which IDs the node issued: give it back and refuse it.
@@ -263,9 +258,10 @@ Error EtcdReservation::lost_error(const std::string& holder_now, const std::opti
                                 cat("the ID space ", space_->record().id, " under ", space_->prefix(), " is gone from "
                                     "etcd while node ", node_, " of ", which_.name, " was held (etcd wiped, or "
                                     "restored from a snapshot older than the space); stopped issuing on it. Recover "
-                                    "the space: idforge nodes recover --etcd ", endpoints_of(lease_->client()),
-                                    " --etcd-prefix ", space_->prefix(),
-                                    " --space-id ", space_->record().id, " (docs/cluster.md)")));
+                                    "the space: ",
+                                    recover_command(joined_endpoints(lease_->client().endpoints()), space_->prefix(),
+                                                    "--space-id " + space_->record().id),
+                                    " (docs/cluster.md)")));
   }
   if (*space_now != space_->record_text()) {
     return Error(Errc::lease_lost, cat("the ID space record under ", space_->prefix(), " changed while node ", node_,

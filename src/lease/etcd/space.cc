@@ -24,15 +24,6 @@ constexpr std::uint64_t kMaxSpaceNodes = 65'536;
 
 std::string nodes_text(std::uint64_t first, std::uint64_t last) { return cat(first, "-", last); }
 
-Result<void> check_datacenter(const std::string& name) {
-  const bool ok = !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-  });
-  if (ok) return {};
-  return Error(Errc::invalid_argument, cat("datacenter '", name, "' must be 1 to 64 characters of a-z, 0-9, '.', '_' "
-                                           "and '-' (such as us-east-1)"));
-}
-
 // The stamp of a layout at `unix_ms`, inside the layout's lifetime.
 std::int64_t stamp_at(const Layout& layout, std::int64_t unix_ms) {
   return std::clamp<std::int64_t>(layout.tick_at_unix_ms(unix_ms), 0, layout.max_tick());
@@ -134,6 +125,10 @@ Result<Found> read_key(EtcdClient::Impl& etcd, const std::string& key) {
   return out;
 }
 
+bool is_space_id(std::string_view id) {
+  return id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
 std::string random_space_id() {
   std::array<std::uint8_t, 16> bytes;
   SystemRandom::instance().fill(bytes);
@@ -164,7 +159,7 @@ Result<std::pair<std::uint64_t, std::uint64_t>> range_of(const EtcdSpaceSpec& sp
 Result<void> check_spec(const EtcdSpaceSpec& spec) {
   if (Result<void> p = check_etcd_prefix(spec.prefix); !p) return p;
   if (!spec.datacenter.empty()) {
-    if (Result<void> dc = check_datacenter(spec.datacenter); !dc) return dc;
+    if (Result<void> dc = check_etcd_datacenter(spec.datacenter); !dc) return dc;
   }
   if (Result<std::pair<std::uint64_t, std::uint64_t>> r = range_of(spec); !r) return r.error();
   return {};
@@ -206,11 +201,16 @@ std::string describe(const EtcdSpaceRecord& r) {
 
 }  // namespace
 
-std::string etcd_id_hex(std::uint64_t id) {
-  char text[20];
-  std::snprintf(text, sizeof text, "%llx", static_cast<unsigned long long>(id));
-  return text;
+Result<void> check_etcd_datacenter(const std::string& name) {
+  const bool ok = !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+  });
+  if (ok) return {};
+  return Error(Errc::invalid_argument, cat("datacenter '", name, "' must be 1 to 64 characters of a-z, 0-9, '.', '_' "
+                                           "and '-' (such as us-east-1)"));
 }
+
+std::string etcd_id_hex(std::uint64_t id) { return detail::hex_u64(id); }
 
 std::string EtcdSpaceRecord::text() const {
   return cat(kSpaceMagic, "\nid ", id, "\ngeometry ", geometry, "\nlayout ", layout, "\nnodes ",
@@ -249,21 +249,17 @@ Result<EtcdSpaceRecord> EtcdSpaceRecord::parse(std::string_view text) {
   r.layout = std::string(v[2]);
   const auto nodes = detail::parse_node_range(v[3]);
   r.datacenter = v[4] == "-" ? std::string() : std::string(v[4]);
-  std::uint64_t cluster = 0;
-  const bool cluster_ok = !v[5].empty() && v[5].size() <= 16 &&
-                          std::from_chars(v[5].data(), v[5].data() + v[5].size(), cluster, 16).ptr ==
-                              v[5].data() + v[5].size();
+  const std::optional<std::uint64_t> cluster = detail::parse_hex_u64(v[5]);
   Result<std::int64_t> created = parse_utc_ms(v[6]);
   const auto incarnation = detail::parse_nonnegative(v[7]);
   Result<std::int64_t> recovered = v[8] == "-" ? Result<std::int64_t>(0) : parse_utc_ms(v[8]);
-  const bool id_ok = r.id.size() == 32 && r.id.find_first_not_of("0123456789abcdef") == std::string::npos;
-  if (!id_ok || !nodes || !cluster_ok || !created || !incarnation || !recovered ||
+  if (!is_space_id(r.id) || !nodes || !cluster || !created || !incarnation || !recovered ||
       (v[9] != "ready" && v[9] != "recovering") || !r.geometry.starts_with("snowflake-")) {
     return damaged("a value is malformed");
   }
   r.first_node = nodes->first;
   r.last_node = nodes->second;
-  r.cluster_id = cluster;
+  r.cluster_id = *cluster;
   r.created_unix_ms = *created;
   r.incarnation = *incarnation;
   r.recovered_unix_ms = *recovered;
@@ -332,7 +328,7 @@ Result<EtcdSpace::Recovery> EtcdSpace::recover(EtcdClient& client, const EtcdSpa
                                                Clock& clock) {
   if (margin_ms < 0) detail::die("EtcdSpace::recover: margin_ms < 0");
   if (Result<void> p = check_etcd_prefix(spec.prefix); !p) return p.error();
-  if (space_id && (space_id->size() != 32 || space_id->find_first_not_of("0123456789abcdef") != std::string::npos)) {
+  if (space_id && !is_space_id(*space_id)) {
     return Error(Errc::invalid_argument, cat("space ID '", *space_id, "' must be 32 lower-case hex digits, as "
                                              "'idforge nodes' and the instances' refusals print it"));
   }
@@ -357,6 +353,10 @@ Result<EtcdSpace::Recovery> EtcdSpace::recover(EtcdClient& client, const EtcdSpa
   Result<Layout> layout = Layout::parse(record->layout);
   if (!layout) return layout.error();
 
+  const auto changed_meanwhile = [&spec] {
+    return Error(Errc::unavailable, cat("the ID space record under ", spec.prefix, " changed while it was being "
+                                        "recovered (another recovery?); run the recovery again"));
+  };
   // 1. The record says "recovering": every instance's transactions (which compare
   //    the record) fail from here on, and none takes a node until step 3.
   record->recovering = true;
@@ -370,8 +370,7 @@ Result<EtcdSpace::Recovery> EtcdSpace::recover(EtcdClient& client, const EtcdSpa
   Result<etcdserverpb::TxnResponse> stopped = etcd.txn(stop, etcd.default_deadline());
   if (!stopped) return stopped.error();
   if (!stopped->succeeded()) {
-    return Error(Errc::unavailable, cat("the ID space record under ", spec.prefix, " changed while it was being "
-                                        "recovered (another recovery?); run the recovery again"));
+    return changed_meanwhile();
   }
   // 2. Every mark past anything an instance may have issued; every node free.
   Recovery out;
@@ -394,8 +393,7 @@ Result<EtcdSpace::Recovery> EtcdSpace::recover(EtcdClient& client, const EtcdSpa
   Result<etcdserverpb::TxnResponse> done = etcd.txn(ready, etcd.default_deadline());
   if (!done) return done.error();
   if (!done->succeeded()) {
-    return Error(Errc::unavailable, cat("the ID space record under ", spec.prefix, " changed while it was being "
-                                        "recovered (another recovery?); run the recovery again"));
+    return changed_meanwhile();
   }
   out.record = *record;
   return out;

@@ -14,24 +14,13 @@ namespace idforge {
 namespace {
 
 using detail::cat;
+using detail::recover_command;
 using Refusal = EtcdSpace::Refusal;
 
 constexpr std::int64_t kHostSaveIntervalNs = 1'000'000'000;
 
-std::string joined(const std::vector<std::string>& urls) {
-  std::string out;
-  for (const std::string& url : urls) out += (out.empty() ? "" : ",") + url;
-  return out;
-}
-
-// The command that makes a refused space usable again.
-std::string recover_command(const std::string& endpoints, const std::string& prefix) {
-  return cat("idforge nodes recover --etcd ", endpoints, " --etcd-prefix ", prefix, " [--issued-until TIME]");
-}
-
 Refusal refusal_of(std::string_view name) {
-  for (Refusal r : {Refusal::missing, Refusal::gone, Refusal::damaged, Refusal::cluster, Refusal::revision,
-                    Refusal::changed, Refusal::mark_missing, Refusal::mark_below_host}) {
+  for (Refusal r : EtcdSpace::kRefusals) {
     if (EtcdSpace::to_string(r) == name) return r;
   }
   return Refusal::revision;
@@ -89,7 +78,7 @@ Result<std::shared_ptr<EtcdSpace>> EtcdSpace::open_space(std::shared_ptr<EtcdCli
                                                          EtcdSpace* previous, Refusal& refused) {
   if (Result<void> valid = check_etcd_prefix(check.prefix); !valid) return valid.error();
   const NodeSpace snowflake(check.layout);
-  const std::string endpoints = joined(client->endpoints());
+  const std::string endpoints = detail::joined_endpoints(client->endpoints());
   const std::string prefix = check.prefix;
   EtcdClient::Impl& etcd = client->impl();
   std::optional<Error> not_made;  // Why create_if_missing could not make the space.
@@ -117,8 +106,8 @@ Result<std::shared_ptr<EtcdSpace>> EtcdSpace::open_space(std::shared_ptr<EtcdCli
                        " at ", endpoints, ", though ", previous != nullptr ? "this process" : "this host",
                        " used it: etcd was wiped and made again, or restored from a snapshot older than the space. "
                        "Issuing from a store that forgot would repeat IDs, so this instance refuses. Make it again "
-                       "past every ID it issued: idforge nodes recover --etcd ", endpoints, " --etcd-prefix ", prefix,
-                       " --space-id ", id, " with ", how, " (docs/cluster.md, \"etcd lost and re-created\")"));
+                       "past every ID it issued: ", recover_command(endpoints, prefix, "--space-id " + id), " with ",
+                       how, " (docs/cluster.md, \"etcd lost and re-created\")"));
         refused = Refusal::gone;
         if (previous != nullptr) previous->refuse(Refusal::gone, gone);
         return gone;
@@ -322,8 +311,8 @@ Result<void> EtcdSpace::check_mark(const NodeSpace& which, std::uint64_t node, s
                                     ": its mark in etcd (stamp ", mark, ") is below what this host itself reserved on "
                                     "it (stamp ", *issued, ", ", format_utc_ms(until_ms), "): etcd went back in time, "
                                     "and IDs between the two may have been issued already. Refusing the space until "
-                                    "it is recovered past them: idforge nodes recover --etcd ", state_->endpoints,
-                                    " --etcd-prefix ", prefix_, " --issued-until ", format_utc_ms(until_ms))));
+                                    "it is recovered past them: ",
+                                    recover_command(state_->endpoints, prefix_, "--issued-until " + format_utc_ms(until_ms)))));
 }
 
 void EtcdSpace::reserved(const NodeSpace& which, std::uint64_t node, std::int64_t stamp) {

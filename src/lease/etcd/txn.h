@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "core/text.h"
 #include "lease/etcd/rpc.pb.h"
@@ -28,6 +29,19 @@ inline std::string node_key(const std::string& prefix, const std::string& space,
 }
 inline std::string node_keys(const std::string& prefix, const std::string& space, const char* kind) {
   return cat(prefix, "/", space, "/", kind, "/");
+}
+
+// The endpoints as one --etcd value, for messages.
+inline std::string joined_endpoints(const std::vector<std::string>& urls) {
+  std::string out;
+  for (const std::string& url : urls) out += (out.empty() ? "" : ",") + url;
+  return out;
+}
+
+// The command that makes a refused space usable again, with `more` flags.
+inline std::string recover_command(const std::string& endpoints, const std::string& prefix,
+                                   const std::string& more = "[--issued-until TIME]") {
+  return cat("idforge nodes recover --etcd ", endpoints, " --etcd-prefix ", prefix, " ", more);
 }
 
 // The end of the range of every key that starts with `prefix`.
