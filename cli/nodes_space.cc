@@ -165,6 +165,7 @@ int recover_files(const SpaceOptions& options, std::optional<std::int64_t> until
   if (!layout) return fail(layout.error());
   Result<DataDir> dir = resolve_data_dir(options.data_dir);
   if (!dir) return fail(dir.error());
+  if (Result<void> in_time = check_recovery_time(*layout, until_ms); !in_time) return fail(in_time.error());
   SystemClock clock;
   const std::int64_t at_ms = std::max(until_ms.value_or(0), clock.wall_ns() / 1'000'000 + options.margin_ms);
   Output out;

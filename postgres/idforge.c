@@ -418,6 +418,12 @@ idforge_recover(PG_FUNCTION_ARGS)
 	if (RecoveryInProgress())
 		ereport(ERROR, (errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 						errmsg("idforge: this server is in recovery; recover the reservation on the primary")));
+	/* A mistyped year would leave the node nothing to issue in, for good. */
+	if (until_ms != PG_INT64_MIN && until_ms > idforge_layout.last_unix_ms)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("idforge: %s is past the end of layout %s's time",
+							   timestamptz_to_str(PG_GETARG_TIMESTAMPTZ(0)), idforge_layout.name),
+						errhint("Give the time of the newest ID the node may have issued.")));
 	SpinLockAcquire(&idforge_shared->mutex);
 	idforge_shared->recover_until_unix_ms = until_ms;
 	request = ++idforge_shared->recover_requested;

@@ -15,6 +15,8 @@
 #ifndef IDFORGE_NODE_SPACE_H_
 #define IDFORGE_NODE_SPACE_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "idforge/layout.h"
@@ -37,6 +39,11 @@ struct NodeSpace {
   int node_bits = 0;   // Nodes are 0 .. 2^node_bits - 1.
   std::string layout;  // The holder's layout spec, recorded for people.
 };
+
+// Refuses (invalid_argument) raising a space's records to `issued_until_unix_ms`
+// when that is past `layout`'s last tick: every node would be left with no time
+// to issue in, for good (a mistyped year, say). nullopt passes.
+Result<void> check_recovery_time(const Layout& layout, std::optional<std::int64_t> issued_until_unix_ms);
 
 }  // namespace idforge
 

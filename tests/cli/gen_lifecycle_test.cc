@@ -123,6 +123,9 @@ TEST_F(GenLifecycle, ADataDirectoryThatWentBackIsRefusedUntilNodesRecoverRaisesI
 
   EXPECT_EQ(run("nodes recover --data-dir '" + (dir_ / "empty").string() + "'").exit_code, 1)
       << "a directory without the layout's space has nothing to recover";
+  // Regression: a time past the layout's end (a mistyped year) was clamped to it, leaving the node no time, for good.
+  expect_one_error_line(run("nodes recover --data-dir '" + state().string() + "' --issued-until 2100-01-01T00:00:00Z"),
+                        2, "is past the end of layout twitter's time (2080-07-10");
   const Ran recovered = run("nodes recover --data-dir '" + state().string() + "' --issued-until 2079-01-01T00:00:00Z");
   ASSERT_EQ(recovered.exit_code, 0) << recovered.err;
   EXPECT_NE(recovered.out.find("raised 1 nodes of snowflake-node10-seq12"), std::string::npos) << recovered.out;

@@ -74,6 +74,10 @@ TEST_F(ClusterStore, AStoreRestoredWithANewTokenIsRefusedUntilRecoveredAndNothin
   ASSERT_EQ(nodes["rollback"].size(), 1u) << shown.out;
   EXPECT_NE(nodes["rollback"][0].get<std::string>().find("restored from a snapshot"), std::string::npos);
 
+  // A time past the layout's end would leave every node nothing to issue in: refused, the space untouched.
+  expect_one_error_line(run("nodes recover --etcd " + etcd_.urls() + " --issued-until 2100-01-01T00:00:00Z"), 2,
+                        "is past the end of layout twitter's time");
+  EXPECT_NE(run("nodes --etcd " + etcd_.urls()).out.find("ROLLBACK"), std::string::npos) << "still to recover";
   const Ran recovered = run("nodes recover --etcd " + etcd_.urls());
   ASSERT_EQ(recovered.exit_code, 0) << recovered.err;
   EXPECT_NE(recovered.out.find("recovered ID space"), std::string::npos) << recovered.out;

@@ -160,6 +160,9 @@ TEST_F(ExtensionStore, ACopyWhoseOriginalIsGoneForGoodIsMadeThisServersOwnByARec
   EXPECT_TRUE(take(copy, 1).empty());
   EXPECT_NE(copy.psql("SET ROLE pg_monitor; SELECT idforge_recover();").second.find("permission denied"),
             std::string::npos) << "superusers only";
+  // Regression: a time past the layout's end (a mistyped year) was clamped to it, leaving the node no time.
+  EXPECT_NE(copy.psql("SELECT idforge_recover('2100-01-01 00:00:00+00');").second.find("past the end of layout twitter"),
+            std::string::npos);
   const std::string answer = copy.value("SELECT idforge_recover();");
   EXPECT_NE(answer.find("node 5 of layout twitter is this server's"), std::string::npos) << answer;
   const Ids after = take(copy, 50'000);

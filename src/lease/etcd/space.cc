@@ -352,6 +352,7 @@ Result<EtcdSpace::Recovery> EtcdSpace::recover(EtcdClient& client, const EtcdSpa
   }
   Result<Layout> layout = Layout::parse(record->layout);
   if (!layout) return layout.error();
+  if (Result<void> in_time = check_recovery_time(*layout, issued_until_unix_ms); !in_time) return in_time.error();
 
   const auto changed_meanwhile = [&spec] {
     return Error(Errc::unavailable, cat("the ID space record under ", spec.prefix, " changed while it was being "
